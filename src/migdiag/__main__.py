@@ -1,0 +1,3 @@
+from migdiag.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""``analyze(paths) -> Analysis``: the one entry point the CLI and users' scripts call.
+
+read (per file, in worker processes) -> normalise -> dedup -> correlate -> diagnose.
+Nothing here prints or exits; problems become ``InputReport.error`` or warnings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from migdiag.catalog import Catalog, default_catalog
+from migdiag.correlate import correlate
+from migdiag.diagnose import Library, diagnose, load_library
+from migdiag.errors import InputError
+from migdiag.model import DEFAULT_SKEW_TOLERANCE, Analysis, Event, InputReport
+from migdiag.normalise import normalise
+from migdiag.readers import InputSource, ReadStats
+from migdiag.readers.bundle import expand
+from migdiag.readers.localtime import TimeOptions
+from migdiag.readers.registry import readers_for, sniff
+
+Progress = Callable[[str, int, int], None]  # (input name, inputs done, inputs total)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything ``analyze`` can be told; the defaults suit a support desk."""
+
+    signature_dirs: tuple[Path, ...] = ()
+    jobs: int = 0  # 0: one worker per core; 1: read in this process
+    skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
+    time: TimeOptions = TimeOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class _FileResult:
+    report: InputReport
+    events: tuple[Event, ...]
+
+
+def read_source(source: InputSource, time: TimeOptions, catalog: Catalog) -> _FileResult:
+    """Read one input fully; every failure becomes the report's error, never an exception."""
+    stats = ReadStats()
+    try:
+        fmt = sniff(source.head())
+    except OSError as exc:
+        return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
+    if fmt is None:
+        return _FileResult(
+            stats.report(source.name, "unknown", "not a format migdiag reads (sniffed by content)"),
+            (),
+        )
+    reader = readers_for(time)[fmt]
+    events: list[Event] = []
+    try:
+        for raw in reader(source, stats, catalog.is_relevant_provider):
+            event = normalise(raw, catalog)
+            stats.hosts.add(event.short_host)
+            stats.channels.add(event.channel)
+            events.append(event)
+    except InputError as exc:
+        return _FileResult(stats.report(source.name, fmt, exc.why), tuple(events))
+    except Exception as exc:  # a reader bug must cost one file, not the run
+        why = f"unexpected reader failure: {type(exc).__name__}: {str(exc)[:200]}"
+        return _FileResult(stats.report(source.name, fmt, why), tuple(events))
+    return _FileResult(stats.report(source.name, fmt), tuple(events))
+
+
+def _read_all(
+    sources: Sequence[InputSource], options: Options, catalog: Catalog, progress: Progress | None
+) -> list[_FileResult]:
+    jobs = options.jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(sources) <= 1:
+        results = []
+        for done, source in enumerate(sources, 1):
+            results.append(read_source(source, options.time, catalog))
+            if progress:
+                progress(source.name, done, len(sources))
+        return results
+    with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
+        futures = [pool.submit(read_source, s, options.time, catalog) for s in sources]
+        results = []
+        for done, (source, future) in enumerate(zip(sources, futures, strict=True), 1):
+            results.append(future.result())
+            if progress:
+                progress(source.name, done, len(sources))
+        return results
+
+
+def dedup(events: Iterable[Event]) -> list[Event]:
+    """The same record given twice (a file twice, an EVTX and its XML export) counts once."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for event in events:
+        key = event.identity
+        if key not in seen:
+            seen.add(key)
+            out.append(event)
+    return out
+
+
+def read_events(
+    paths: Sequence[str], options: Options = Options(), progress: Progress | None = None
+) -> tuple[list[InputReport], list[Event], list[str]]:
+    """Inputs -> (per-file reports, normalised deduplicated events, input-level errors)."""
+    catalog = default_catalog()
+    sources, refused = expand(paths)
+    sources = sorted(sources, key=lambda s: s.name)
+    results = _read_all(sources, options, catalog, progress)
+    reports = [r.report for r in results]
+    for message in refused:
+        # A refused zip member or a missing path is an input problem like an unreadable file.
+        name, _, why = message.partition(": ")
+        reports.append(InputReport(path=name, format="unknown", error=why or message))
+    events = dedup(e for r in results for e in r.events)
+    return reports, events, refused
+
+
+def analyze(
+    paths: Sequence[str],
+    options: Options = Options(),
+    progress: Progress | None = None,
+    library: Library | None = None,
+) -> Analysis:
+    """Read every input, find every live migration, diagnose each.
+
+    Raises ``SignatureError`` when the signature library (or a user's folder) is invalid;
+    unreadable inputs never raise: they are reported in ``Analysis.inputs``.
+    """
+    library = library or load_library(options.signature_dirs)
+    catalog = default_catalog()
+    reports, events, refused = read_events(paths, options, progress)
+    correlation = correlate(events, catalog, options.skew_tolerance)
+    results = tuple(diagnose(m, library, catalog, events) for m in correlation.migrations)
+
+    warnings: list[str] = []
+    for report in reports:
+        if report.error:
+            warnings.append(f"{report.path}: skipped: {report.error}")
+    if any(e.time_assumed for e in events):
+        warnings.append(
+            "some times come from local-time exports and were converted with an assumed UTC "
+            "offset (see --utc-offset)"
+        )
+    warnings.extend(correlation.warnings)
+    times = [e.time for e in events]
+    return Analysis(
+        inputs=tuple(reports),
+        results=results,
+        warnings=tuple(warnings),
+        skews=correlation.skews,
+        hosts=tuple(sorted({e.short_host for e in events})),
+        first_event=min(times) if times else None,
+        last_event=max(times) if times else None,
+    )

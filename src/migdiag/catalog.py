@@ -1,0 +1,144 @@
+"""What the known events and error codes mean, loaded once from ``data/catalog.yaml``.
+
+The catalog is data: the reference's facts with a ``verified`` flag each.  A user catalog
+(imported from a real host's provider manifest) may override message templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    event_id: int
+    provider: str
+    channel: str
+    level: int
+    side: str  # source | destination | either
+    kind: str
+    template: str
+    params: tuple[tuple[str, int], ...]  # role -> 1-based position
+    names: tuple[tuple[str, str], ...]  # role -> element name on newer builds
+    verified: bool
+    source: str
+    phase: tuple[str, str] | None = None  # (phase name, "start" | "end")
+
+    def position(self, role: str) -> int | None:
+        for name, pos in self.params:
+            if name == role:
+                return pos
+        return None
+
+    def element_name(self, role: str) -> str | None:
+        for name, element in self.names:
+            if name == role:
+                return element
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str  # 0x%08X
+    name: str
+    text: str
+    meaning: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    events: Mapping[tuple[str, int], EventSpec]
+    error_codes: Mapping[str, ErrorCode]
+    channels: Mapping[str, str]  # short key -> canonical channel name
+    providers: Mapping[str, str]  # short key -> provider name
+    provider_guids: Mapping[str, str]
+
+    def spec(self, provider: str, event_id: int) -> EventSpec | None:
+        return self.events.get((provider.lower(), event_id))
+
+    def decode(self, code: str) -> ErrorCode | None:
+        return self.error_codes.get(code)
+
+    def is_relevant_provider(self, provider: str) -> bool:
+        """Only these providers' records are kept; the rest are counted, not decoded."""
+        name = provider.lower()
+        return name.startswith("microsoft-windows-hyper-v") or name in RELEVANT_OTHER_PROVIDERS
+
+
+# Providers outside Hyper-V whose System-log events corroborate or rule out a cause.
+RELEVANT_OTHER_PROVIDERS = frozenset(
+    {
+        "microsoft-windows-failoverclustering",
+        "vmsmp",  # virtual switch: MAC pinning after teaming problems (KB 968703)
+        "microsoft-windows-ndis",  # NIC link state
+        "microsoft-windows-ms_lbfo",  # NIC teaming (LBFO)
+        "microsoft-windows-grouppolicy",  # a GPO change can remove logon rights or firewall rules
+    }
+)
+
+
+def _load_yaml(text: str) -> dict[str, Any]:
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError("catalog: top level must be a mapping")
+    return data
+
+
+def build_catalog(data: Mapping[str, Any]) -> Catalog:
+    providers: dict[str, str] = dict(data["providers"])
+    channels: dict[str, str] = dict(data["channels"])
+    events: dict[tuple[str, int], EventSpec] = {}
+    for raw in data["events"]:
+        provider = providers[raw["provider"]]
+        phase = raw.get("phase")
+        spec = EventSpec(
+            event_id=int(raw["id"]),
+            provider=provider,
+            channel=channels[raw["channel"]],
+            level=int(raw["level"]),
+            side=str(raw["side"]),
+            kind=str(raw["kind"]),
+            template=str(raw["template"]),
+            params=tuple((str(k), int(v)) for k, v in (raw.get("params") or {}).items()),
+            names=tuple((str(k), str(v)) for k, v in (raw.get("names") or {}).items()),
+            verified=bool(raw["verified"]),
+            source=str(raw["source"]),
+            phase=(str(phase["name"]), str(phase["edge"])) if phase else None,
+        )
+        events[(provider.lower(), spec.event_id)] = spec
+    codes = {
+        code.upper().replace("0X", "0x"): ErrorCode(
+            code=code.upper().replace("0X", "0x"),
+            name=str(v["name"]),
+            text=str(v["text"]),
+            meaning=str(v["meaning"]),
+            verified=bool(v["verified"]),
+        )
+        for code, v in data["error_codes"].items()
+    }
+    return Catalog(
+        events=events,
+        error_codes=codes,
+        channels=channels,
+        providers=providers,
+        provider_guids=dict(data.get("provider_guids") or {}),
+    )
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The catalog shipped in the package."""
+    text = resources.files("migdiag").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
+    return build_catalog(_load_yaml(text))
+
+
+def load_catalog(path: Path) -> Catalog:
+    return build_catalog(_load_yaml(path.read_text(encoding="utf-8")))

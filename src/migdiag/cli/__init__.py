@@ -1,0 +1,322 @@
+"""The ``migdiag`` command: a thin shell over ``migdiag.api``.
+
+Only this package knows typer, exit codes and colours.  Data goes to stdout; progress,
+warnings and errors go to stderr, so ``migdiag analyze ... --format json | jq`` works.
+
+Exit status (a contract; see docs/user-guide.md):
+    0  analysis completed (findings do not change this unless --fail-on asks)
+    1  internal error (a bug: please report it)
+    2  usage error, or an invalid signature library
+    3  --fail-on: a failed migration with a known cause
+    4  --fail-on: a failed migration with an unknown cause
+    5  --fail-on slow: a slow migration
+    6  some inputs could not be read (the rest were analysed)
+    7  no input could be read at all
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from migdiag.errors import MigdiagError, SignatureError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_FAILED_KNOWN = 3
+EXIT_FAILED_UNKNOWN = 4
+EXIT_SLOW = 5
+EXIT_INPUTS_SKIPPED = 6
+EXIT_NOTHING_READ = 7
+
+app = typer.Typer(
+    name="migdiag",
+    help=(
+        "Diagnose failed and slow Hyper-V live migrations from Windows event logs.\n\n"
+        "Give it the logs of both hosts (EVTX, Event Viewer XML/CSV/text exports, folders, "
+        "zips):\n\n    migdiag analyze logs/\n\n"
+        "It prints every live migration it finds, which failed and why, with the events "
+        "that show it, the check that confirms it and the fix."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold customer log data
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class FailOn(StrEnum):
+    failed = "failed"
+    unknown = "unknown"
+    slow = "slow"
+
+
+def _stderr() -> Console:
+    no_color = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
+    return Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+
+
+def _error(message: str) -> None:
+    _stderr().print(f"error: {escape(message)}", markup=True)
+
+
+_OFFSET = re.compile(r"^(?:(?P<host>[^=]+)=)?(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})$")
+
+
+def _parse_offsets(values: list[str]) -> tuple[timedelta | None, tuple[tuple[str, timedelta], ...]]:
+    default: timedelta | None = None
+    per_host: list[tuple[str, timedelta]] = []
+    for value in values:
+        m = _OFFSET.match(value.strip())
+        if not m:
+            raise typer.BadParameter(
+                f"{value!r}: expected HOST=+02:00 or +02:00", param_hint="--utc-offset"
+            )
+        delta = timedelta(hours=int(m["h"]), minutes=int(m["m"]))
+        if m["sign"] == "-":
+            delta = -delta
+        if m["host"]:
+            per_host.append((m["host"].strip().split(".")[0].upper(), delta))
+        else:
+            default = delta
+    return default, tuple(per_host)
+
+
+def _options(
+    signatures: list[Path], jobs: int, utc_offset: list[str], day_first: bool | None, skew: float
+) -> object:
+    from migdiag.api import Options
+    from migdiag.readers.localtime import TimeOptions
+
+    default, per_host = _parse_offsets(utc_offset)
+    time = TimeOptions(
+        default_offset=default if default is not None else TimeOptions().default_offset,
+        host_offsets=per_host,
+        day_first=day_first,
+    )
+    return Options(
+        signature_dirs=tuple(signatures),
+        jobs=jobs,
+        skew_tolerance=timedelta(seconds=skew),
+        time=time,
+    )
+
+
+def _progress_callback(quiet: bool):  # type: ignore[no-untyped-def]
+    # Progress only where a person watches: never in pipes, never with --quiet.
+    if quiet or not sys.stderr.isatty():
+        return None
+    console = _stderr()
+
+    def report(name: str, done: int, total: int) -> None:
+        console.print(f"[{done}/{total}] {escape(name)}", highlight=False)
+
+    return report
+
+
+def exit_code(analysis: object, fail_on: list[FailOn]) -> int:
+    """The exit-status contract, in one place."""
+    from migdiag.model import Analysis, Outcome
+
+    assert isinstance(analysis, Analysis)
+    inputs = analysis.inputs
+    if inputs and all(r.skipped for r in inputs):
+        return EXIT_NOTHING_READ
+    wanted = set(fail_on)
+    if FailOn.failed in wanted or FailOn.unknown in wanted:
+        failed = [r for r in analysis.results if r.migration.outcome == Outcome.FAILED]
+        unknown = [r for r in failed if r.diagnosis is None or r.diagnosis.cause == "unknown"]
+        if unknown:
+            return EXIT_FAILED_UNKNOWN
+        if failed and FailOn.failed in wanted:
+            return EXIT_FAILED_KNOWN
+    if FailOn.slow in wanted and any(
+        f.cause == "slow-migration" for r in analysis.results for f in r.findings[:1]
+    ):
+        return EXIT_SLOW
+    if any(r.skipped for r in inputs):
+        return EXIT_INPUTS_SKIPPED
+    return EXIT_OK
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _render(analysis: object, fmt: Format, quiet: bool) -> str:
+    from migdiag.report import RENDERERS, RenderOptions
+
+    color = fmt == Format.terminal and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return RENDERERS[fmt.value](analysis, RenderOptions(width=None, color=color, now=None, quiet=quiet))  # type: ignore[arg-type]
+
+
+SignaturesOpt = Annotated[
+    list[Path],
+    typer.Option("--signatures", help="Also load signatures from this folder (repeatable)."),
+]
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", help="Worker processes for reading (0: one per core).")
+]
+OffsetOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--utc-offset",
+        help="UTC offset of local times in text/CSV exports: +02:00 for all, or HOST=+02:00.",
+    ),
+]
+DayFirstOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--day-first/--month-first",
+        help="Date order of text/CSV exports (default: guess from the labels' language).",
+    ),
+]
+SkewOpt = Annotated[
+    float, typer.Option("--skew-tolerance", help="Seconds two hosts' clocks may disagree.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: no progress.")]
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[str], typer.Argument(help="EVTX/XML/CSV/text files, folders or zips.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.terminal,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the HTML incident report here.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the output here, not stdout.")
+    ] = None,
+    fail_on: Annotated[
+        list[FailOn],
+        typer.Option("--fail-on", help="Exit non-zero for these findings (see exit codes)."),
+    ] = [],  # noqa: B006 - typer needs a literal default
+    signatures: SignaturesOpt = [],  # noqa: B006
+    jobs: JobsOpt = 0,
+    utc_offset: OffsetOpt = [],  # noqa: B006
+    day_first: DayFirstOpt = None,
+    skew_tolerance: SkewOpt = 5.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Find every live migration in the logs, which failed, and why.
+
+    Examples:
+
+        migdiag analyze HV01/ HV02/
+
+        migdiag analyze case.zip --format json > case.json
+
+        migdiag analyze logs/*.evtx --html report.html --fail-on failed
+    """
+    from migdiag.api import Options, analyze as run
+
+    options = _options(signatures, jobs, utc_offset, day_first, skew_tolerance)
+    assert isinstance(options, Options)
+    try:
+        analysis = run(paths, options, progress=_progress_callback(quiet))
+    except SignatureError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        raise typer.Exit(EXIT_USAGE) from None
+    for report in analysis.inputs:
+        if report.error:
+            _error(f"{report.path}: {report.error}")
+    for warning in analysis.warnings:
+        if "skipped:" not in warning and not quiet:
+            _stderr().print(f"warning: {escape(warning)}")
+    _write_output(_render(analysis, fmt, quiet), output)
+    if html is not None:
+        html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
+    raise typer.Exit(exit_code(analysis, fail_on))
+
+
+@app.command()
+def synth(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the EVTX files to.")],
+) -> None:
+    """Write the EVTX files a scenario's hosts would log (see docs/scenarios.md).
+
+    One file per host and channel, named as Windows exports them:
+    OUT/HV01/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx.  Same scenario, same bytes.
+    """
+    from migdiag.synth import synthesize_file
+
+    for scenario in scenarios:
+        try:
+            written = synthesize_file(scenario, out)
+        except MigdiagError as exc:
+            _error(str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+        for path in written:
+            typer.echo(str(path))
+
+
+@app.command()
+def timeline(
+    paths: Annotated[list[str], typer.Argument(help="Log files, folders or zips.")],
+    jobs: JobsOpt = 0,
+    utc_offset: OffsetOpt = [],  # noqa: B006
+    day_first: DayFirstOpt = None,
+    skew_tolerance: SkewOpt = 5.0,
+) -> None:
+    """Each migration attempt as a two-column timeline: source | destination."""
+    from migdiag.api import Options, read_events
+    from migdiag.correlate import correlate
+    from migdiag.timeline import render_timeline
+
+    options = _options([], jobs, utc_offset, day_first, skew_tolerance)
+    assert isinstance(options, Options)
+    reports, events, _ = read_events(paths, options)
+    for report in reports:
+        if report.error:
+            _error(f"{report.path}: {report.error}")
+    result = correlate(events, skew_tolerance=options.skew_tolerance)
+    typer.echo(render_timeline(result), nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of `analyze --format json`."""
+    from importlib import resources
+
+    typer.echo(
+        resources.files("migdiag").joinpath("report/schema/analysis.schema.json").read_text("utf-8"),
+        nl=False,
+    )
+
+
+def _mount_subcommands() -> None:
+    from migdiag.cli import signatures as signatures_cli
+
+    app.add_typer(signatures_cli.app, name="signatures")
+
+
+def main() -> None:
+    _mount_subcommands()
+    try:
+        app()
+    except MigdiagError as exc:
+        _error(str(exc))
+        sys.exit(EXIT_USAGE)

@@ -1,0 +1,302 @@
+"""The data every step passes on: events, migrations, findings and the analysis.
+
+Everything here is a frozen value type.  The model imports nothing of migdiag's, so that
+every other module may import it and no step can reach back upstream.
+
+Flow: readers yield ``Event`` (raw fields only) -> ``normalise`` fills the derived fields
+(VM identity, peer host, error codes, message) -> ``correlate`` groups events into
+``Migration`` -> ``diagnose`` attaches ranked ``Finding`` -> ``Analysis`` is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the logs do not say
+    IN_PROGRESS = "in-progress"  # the logs end before the attempt does
+
+
+class Side(StrEnum):
+    SOURCE = "source"
+    DESTINATION = "destination"
+    ANY = "any"
+
+
+class Level(StrEnum):
+    """Windows event levels by name (XML ``<Level>`` numbers map through ``LEVEL_BY_NUMBER``)."""
+
+    CRITICAL = "Critical"
+    ERROR = "Error"
+    WARNING = "Warning"
+    INFORMATION = "Information"
+    VERBOSE = "Verbose"
+
+
+LEVEL_BY_NUMBER: dict[int, Level] = {
+    0: Level.INFORMATION,  # LogAlways: Event Viewer shows it as Information
+    1: Level.CRITICAL,
+    2: Level.ERROR,
+    3: Level.WARNING,
+    4: Level.INFORMATION,
+    5: Level.VERBOSE,
+}
+NUMBER_BY_LEVEL: dict[Level, int] = {
+    Level.CRITICAL: 1,
+    Level.ERROR: 2,
+    Level.WARNING: 3,
+    Level.INFORMATION: 4,
+    Level.VERBOSE: 5,
+}
+
+
+def short_host(host: str) -> str:
+    """The host's short name, upper-cased: ``srv1.blog.com`` and ``SRV1`` are one host."""
+    return host.strip().split(".", 1)[0].upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an event came from, precisely enough to find it again."""
+
+    path: str  # the input as the user named it; a zip member is "bundle.zip!dir/file.evtx"
+    format: str  # reader name: evtx, xml, text, wevtutil-text, csv, ...
+    record: int | None = None  # record number within the file (EVTX) or 1-based block number
+    offset: int | None = None  # byte offset (EVTX chunk start) or line number, where known
+
+    def describe(self) -> str:
+        where = self.path
+        if self.record is not None:
+            where += f" record {self.record}"
+        if self.offset is not None:
+            where += f" @ {self.offset}"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One log record, whatever format it arrived in.
+
+    ``fields`` keeps the payload in document order as ``(name, value)`` pairs, so the payload
+    is available both by position (``param(1)`` is ``%1``, from ``Parameter0`` or the first
+    ``Data``) and by name (``field("VmName")``).  Unnamed ``EventData/Data`` get the name "".
+
+    The derived fields after ``origin`` are empty when a reader yields the event and are
+    filled by ``migdiag.normalise`` from the catalog and the message.
+    """
+
+    time: datetime  # UTC, timezone-aware
+    host: str  # as logged (``Computer``), often an FQDN
+    channel: str  # canonical channel key (see normalise.canonical_channel)
+    provider: str
+    event_id: int
+    level: int
+    record_id: int | None
+    fields: tuple[tuple[str, str], ...]
+    message: str | None  # rendered text carried by the input, or filled from the catalog
+    origin: Origin
+    # -- derived by normalise -------------------------------------------------------------
+    vm_name: str | None = None
+    vm_id: str | None = None  # upper-case GUID without braces
+    peer_host: str | None = None  # short name of the other host the event names
+    error_codes: tuple[str, ...] = ()  # "0x%08X", in order of appearance
+    message_from_input: bool = False  # True when the input carried rendered text
+    time_assumed: bool = False  # True when a local time was converted with an assumed offset
+
+    @property
+    def short_host(self) -> str:
+        return short_host(self.host)
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_BY_NUMBER.get(self.level, Level.INFORMATION).value
+
+    def param(self, n: int) -> str | None:
+        """The ``%n`` insertion (1-based), by position."""
+        if 1 <= n <= len(self.fields):
+            return self.fields[n - 1][1]
+        return None
+
+    def field(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What makes two copies of one record the same record (dedup across formats).
+
+        Time is cut to whole seconds because text exports carry no fractions; the record id
+        (when known) and the payload values tell records of the same second apart."""
+        return (
+            self.short_host,
+            self.channel.lower(),
+            self.event_id,
+            self.time.replace(microsecond=0),
+            tuple(value.strip() for _, value in self.fields),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Why two events of a migration belong together (indexes into ``Migration.events``)."""
+
+    a: int
+    b: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str  # "source", "offline", "move", "target", "restore"
+    host: str  # short name
+    started: datetime | None
+    ended: datetime | None
+    seconds: float | None  # as the event states it, when it does
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One live-migration attempt of one VM from one host to another."""
+
+    id: str  # stable: derived from VM, source and start time
+    vm_name: str | None
+    vm_id: str | None
+    source: str | None  # short host names
+    destination: str | None
+    source_fqdn: str | None
+    destination_fqdn: str | None
+    outcome: Outcome
+    started: datetime | None  # skew-corrected UTC (source clock is the reference)
+    ended: datetime | None
+    blackout_s: float | None
+    events: tuple[Event, ...]  # ordered by corrected time
+    corrected_times: tuple[datetime, ...]  # one per event: time on the reference clock
+    edges: tuple[Edge, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    coverage: tuple[str, ...] = ()  # warnings about missing sides or channels
+    concurrent: int = 0  # other attempts over the same host pair overlapping this one
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
+
+    def side_of(self, event: Event) -> Side:
+        host = event.short_host
+        if host == self.source:
+            return Side.SOURCE
+        if host == self.destination:
+            return Side.DESTINATION
+        return Side.ANY
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One event a finding cites, and what in it mattered."""
+
+    event: Event
+    why: str  # the condition it satisfied, in words
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A signature that matched a migration (or pasted text)."""
+
+    signature_id: str
+    cause: str
+    title: str
+    severity: str
+    confidence: float  # 0..1
+    evidence: tuple[Evidence, ...]
+    explanation: str
+    checks: tuple[str, ...]
+    remediation: tuple[str, ...]
+    differential: tuple[str, ...] = ()  # what else gives the same evidence, how to tell
+    corroboration: tuple[Evidence, ...] = ()  # nearby events that raised or lowered confidence
+    references: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. "destination logs not supplied"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationResult:
+    """A migration with its ranked findings: the first is the diagnosis, the rest the
+    differential.  ``decoded`` holds every error code seen, with its name and text."""
+
+    migration: Migration
+    findings: tuple[Finding, ...]
+    decoded: tuple[tuple[str, str, str], ...] = ()  # (code, symbolic name, Windows text)
+
+    @property
+    def diagnosis(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def differential(self) -> tuple[Finding, ...]:
+        return self.findings[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class InputReport:
+    """What happened to one input file: the user must be able to see every file's fate."""
+
+    path: str
+    format: str  # reader used, or "unknown"
+    records: int = 0  # records read
+    relevant: int = 0  # records kept (known to the catalog)
+    recovered: int = 0  # records read by a fallback path after the main one failed
+    dropped: int = 0  # records known lost (bad records, bad chunks)
+    chunks: int | None = None  # EVTX: chunks found in the file
+    header_chunks: int | None = None  # EVTX: chunk count the header claims
+    bad_chunks: int = 0
+    dirty: bool = False
+    hosts: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None  # set when the file could not be read at all
+
+    @property
+    def skipped(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SkewEstimate:
+    host: str
+    reference: str
+    offset_s: float  # add to ``host`` times to get ``reference`` times
+    samples: int
+
+    def describe(self) -> str:
+        if abs(self.offset_s) < 0.05:
+            return f"{self.host} and {self.reference} agree within 0.05 s"
+        direction = "behind" if self.offset_s > 0 else "ahead of"
+        return f"{self.host} is about {abs(self.offset_s):.1f} s {direction} {self.reference}"
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The result of ``migdiag.analyze``: what every renderer renders."""
+
+    inputs: tuple[InputReport, ...]
+    results: tuple[MigrationResult, ...]
+    warnings: tuple[str, ...] = ()
+    skews: tuple[SkewEstimate, ...] = ()
+    hosts: tuple[str, ...] = ()
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+
+    @property
+    def migrations(self) -> tuple[Migration, ...]:
+        return tuple(r.migration for r in self.results)
+
+
+SLOW_BLACKOUT_S = 5.0  # fallback threshold when no 20417 says "unexpectedly long"
+DEFAULT_SKEW_TOLERANCE = timedelta(seconds=5)

@@ -1,0 +1,215 @@
+"""One place that turns what a reader saw into comparable values.
+
+Channel spellings, VM identity (GUID forms, cluster resource prefixes), host identity and
+error codes in every form they are logged in all become one canonical form here, so that
+correlation and diagnosis never see where an event came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from migdiag.catalog import Catalog, EventSpec
+from migdiag.model import Event, short_host
+
+_GUID = re.compile(
+    r"\{?([0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12})\}?"
+)
+# A loose GUID: the seed's VMID "41EF2DB-0C0A-12FE-25CB-C3330D937F27" has 7 digits in its first
+# group (a transcription slip in a real log quote); we still want to join on it.
+_LOOSE_GUID = re.compile(
+    r"\{?\b([0-9A-Fa-f]{7,8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\b\}?"
+)
+_HEX_CODE = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9A-Fa-f]{8})(?![0-9A-Za-z])")
+_PCT_CODE = re.compile(r"%%(\d{6,10})")
+_NEG_DEC = re.compile(r"(?<![\w.])(-21\d{8})(?!\d)")
+_RESOURCE_PREFIXES = ("virtual machine configuration ", "virtual machine ", "scvmm ")
+
+_CHANNEL_ALIASES = {
+    "microsoft-windows-hyper-v-vmms/admin": "Microsoft-Windows-Hyper-V-VMMS-Admin",
+    "microsoft-windows-hyper-v-vmms-admin": "Microsoft-Windows-Hyper-V-VMMS-Admin",
+    "microsoft-windows-hyper-v-vmms/operational": "Microsoft-Windows-Hyper-V-VMMS-Operational",
+    "microsoft-windows-hyper-v-vmms-operational": "Microsoft-Windows-Hyper-V-VMMS-Operational",
+    "microsoft-windows-hyper-v-high-availability/admin": (
+        "Microsoft-Windows-Hyper-V-High-Availability-Admin"
+    ),
+    "microsoft-windows-hyper-v-high-availability-admin": (
+        "Microsoft-Windows-Hyper-V-High-Availability-Admin"
+    ),
+    "microsoft-windows-hyper-v-worker/admin": "Microsoft-Windows-Hyper-V-Worker-Admin",
+    "microsoft-windows-hyper-v-worker-admin": "Microsoft-Windows-Hyper-V-Worker-Admin",
+    "microsoft-windows-failoverclustering/operational": (
+        "Microsoft-Windows-FailoverClustering/Operational"
+    ),
+    "microsoft-windows-failoverclustering-operational": (
+        "Microsoft-Windows-FailoverClustering/Operational"
+    ),
+    "system": "System",
+}
+
+
+def canonical_channel(channel: str) -> str:
+    """``...-VMMS/Admin`` and ``...-VMMS-Admin`` are one channel (reference section 1)."""
+    key = channel.strip().lower()
+    if key in _CHANNEL_ALIASES:
+        return _CHANNEL_ALIASES[key]
+    if key.startswith("microsoft-windows-hyper-v-") and "/" in key:
+        return channel.strip().replace("/", "-")
+    return channel.strip()
+
+
+def canonical_vm_id(text: str | None) -> str | None:
+    """Upper-case GUID without braces; None when the text holds no GUID."""
+    if not text:
+        return None
+    match = _GUID.search(text) or _LOOSE_GUID.search(text)
+    if not match:
+        return None
+    raw = match.group(1).replace("-", "").upper()
+    if "-" not in match.group(1) and len(raw) == 32:
+        return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+    return match.group(1).upper()
+
+
+def strip_resource_prefix(name: str) -> str:
+    """``Virtual Machine VM1`` (a cluster resource) names the VM ``VM1``."""
+    stripped = name.strip().strip("'\"“”‘’")
+    lowered = stripped.lower()
+    for prefix in _RESOURCE_PREFIXES:
+        if lowered.startswith(prefix):
+            return stripped[len(prefix) :].strip()
+    return stripped
+
+
+def canonical_code(value: int) -> str:
+    return f"0x{value & 0xFFFFFFFF:08X}"
+
+
+def extract_error_codes(text: str) -> tuple[str, ...]:
+    """Every HRESULT in a text, in the forms they are logged in (reference section 7):
+    ``(0x8007274C)``, ``(0x800705B4).``, bare ``80070534``, ``%%2147942432``, negative decimals.
+    Bare 8-digit hex is only taken when it looks like an HRESULT (severity/facility bits)."""
+    found: list[tuple[int, str]] = []
+    for m in _HEX_CODE.finditer(text):
+        digits = m.group(1)
+        has_prefix = m.group(0)[:2].lower() == "0x"
+        value = int(digits, 16)
+        # Bare hex must look like an HRESULT: 0x8..., 0xC..., or the Win32 range 0x0000xxxx.
+        # This keeps GUID groups and timestamps out.
+        if not has_prefix and not (digits[0] in "8Cc" and digits[1] == "0"):
+            continue
+        if not has_prefix and _inside_guid(text, m.start(), m.end()):
+            continue
+        found.append((m.start(), canonical_code(value)))
+    for m in _PCT_CODE.finditer(text):
+        value = int(m.group(1))
+        if value <= 0xFFFFFFFF:
+            found.append((m.start(), canonical_code(value)))
+    for m in _NEG_DEC.finditer(text):
+        found.append((m.start(), canonical_code(int(m.group(1)))))
+    seen: dict[str, None] = {}
+    for _, code in sorted(found):
+        seen.setdefault(code, None)
+    return tuple(seen)
+
+
+def _inside_guid(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1] == "-") or (end < len(text) and text[end] == "-")
+
+
+def render_template(template: str, event: Event) -> str:
+    """Fill ``%n`` insertions from the payload (``%%`` message-table refs are left alone)."""
+
+    def sub(m: re.Match[str]) -> str:
+        value = event.param(int(m.group(1)))
+        return value if value is not None else m.group(0)
+
+    return re.sub(r"(?<!%)%(\d+)", sub, template)
+
+
+def _role_value(event: Event, spec: EventSpec | None, role: str) -> str | None:
+    if spec is None:
+        return None
+    element = spec.element_name(role)
+    if element is not None:
+        value = event.field(element)
+        if value is not None:
+            return value
+    # Named payloads on newer builds: do not read them by position unless they are ParameterN.
+    if event.fields and not event.fields[0][0].startswith("Parameter") and event.fields[0][0]:
+        if event.provider.lower().startswith("microsoft-windows-hyper-v"):
+            return None
+    position = spec.position(role)
+    return event.param(position) if position else None
+
+
+_QUOTED_HOST = re.compile(
+    r"(?:destination host|with host|destination node|to cluster node|migration destination)"
+    r"\s+['\"“‘]([^'\"”’]+)['\"”’]",
+    re.IGNORECASE,
+)
+_QUOTED_VM = re.compile(
+    r"(?:virtual machine|migration operation for|Live migration of)\s+['\"“‘]([^'\"”’]+)['\"”’]",
+    re.IGNORECASE,
+)
+
+
+def normalise(event: Event, catalog: Catalog) -> Event:
+    """Fill the derived fields: canonical channel, VM identity, peer host, error codes and,
+    when the input carried no rendered text, the message from the catalog's template."""
+    spec = catalog.spec(event.provider, event.event_id)
+    message = event.message
+    from_input = bool(message and message.strip())
+    if not from_input and spec is not None:
+        message = render_template(spec.template, event)
+    if not from_input and spec is None and event.fields:
+        message = " ".join(v for _, v in event.fields if v)
+
+    vm_name = _role_value(event, spec, "vm_name")
+    resource = _role_value(event, spec, "resource")
+    if not vm_name and resource:
+        vm_name = strip_resource_prefix(resource)
+    text = message or ""
+    if not vm_name:
+        m = _QUOTED_VM.search(text)
+        if m:
+            vm_name = strip_resource_prefix(m.group(1))
+    vm_id = canonical_vm_id(_role_value(event, spec, "vm_id")) or canonical_vm_id(text)
+
+    peer = _role_value(event, spec, "peer_host")
+    if not peer:
+        m = _QUOTED_HOST.search(text)
+        if m:
+            peer = m.group(1)
+    peer_short = short_host(peer.strip().rstrip(".")) if peer and peer.strip() else None
+
+    code_sources = [text]
+    code_sources.extend(v for _, v in event.fields)
+    codes: dict[str, None] = {}
+    for chunk in code_sources:
+        for code in extract_error_codes(chunk):
+            codes.setdefault(code, None)
+
+    return replace(
+        event,
+        channel=canonical_channel(event.channel),
+        message=message,
+        vm_name=vm_name.strip() if vm_name else None,
+        vm_id=vm_id,
+        peer_host=peer_short,
+        error_codes=tuple(codes),
+        message_from_input=from_input,
+    )
+
+
+def normalise_text(text: str) -> str:
+    """Text for fragment matching: quotes unified, contractions expanded, whitespace folded."""
+    out = text
+    for q in ("“", "”", "‘", "’", "„", "«", "»", "`"):
+        out = out.replace(q, "'")
+    out = out.replace('"', "'")
+    out = re.sub(r"\b(is|was|does|do|did|could|can|are|were|has|have)n't\b", r"\1 not", out)
+    out = re.sub(r"\bcan't\b", "cannot", out)
+    out = re.sub(r"\bwon't\b", "will not", out)
+    return re.sub(r"\s+", " ", out).strip().lower()

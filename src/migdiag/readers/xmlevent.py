@@ -1,0 +1,137 @@
+"""One ``<Event>`` element -> one raw ``Event``: shared by every reader that sees event XML
+(EVTX renderings, Event Viewer XML exports, wevtutil /f:xml, copy-as-text's Event Xml)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+
+from migdiag.model import Event, Origin
+
+EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+
+# Hardened parser: no network, no entities, no DTD, bounded depth via huge_tree=False.
+SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_blank_text=False,
+)
+
+_SYSTEM_TIME = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+
+
+def parse_system_time(text: str) -> datetime:
+    """``TimeCreated/@SystemTime``: UTC with 0 to 9 fractional digits (reference 2.1, 2.2)."""
+    m = _SYSTEM_TIME.match(text)
+    if not m:
+        raise ValueError(f"not an ISO 8601 time: {text[:40]!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    fraction = (m.group(7) or "").ljust(9, "0")
+    # Truncate to microseconds: readers disagree below that (evtx-format.md 11.3).
+    micro = int(fraction[:6])
+    value = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    zone = m.group(8)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        value -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return value
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(parent: etree._Element, name: str) -> etree._Element | None:
+    for child in parent:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _text(elem: etree._Element | None) -> str:
+    if elem is None:
+        return ""
+    return "".join(elem.itertext())
+
+
+def _value(elem: etree._Element) -> str:
+    # The evtx package renders an empty element as "<X>\n</X>": that is "", not a newline.
+    text = _text(elem)
+    return "" if not text.strip() else text
+
+
+def payload_fields(event: etree._Element) -> tuple[tuple[str, str], ...]:
+    """Payload in document order: ``UserData/<container>/*`` or ``EventData/Data``."""
+    user = _child(event, "UserData")
+    if user is not None:
+        for container in user:
+            if not isinstance(container.tag, str):
+                continue
+            return tuple(
+                (_local(c.tag), _value(c)) for c in container if isinstance(c.tag, str)
+            )
+        return ()
+    data = _child(event, "EventData")
+    if data is not None:
+        fields: list[tuple[str, str]] = []
+        for c in data:
+            if not isinstance(c.tag, str):
+                continue
+            if _local(c.tag) == "Data":
+                fields.append((c.get("Name") or "", _value(c)))
+        return tuple(fields)
+    return ()
+
+
+def event_from_element(event: etree._Element, origin: Origin) -> Event:
+    """Raise ``ValueError`` when the element lacks what every event must have."""
+    system = _child(event, "System")
+    if system is None:
+        raise ValueError("event has no System element")
+    provider_el = _child(system, "Provider")
+    provider = (provider_el.get("Name") or "") if provider_el is not None else ""
+    event_id_text = _text(_child(system, "EventID")).strip()
+    if not event_id_text.isdigit():
+        raise ValueError(f"event has no numeric EventID ({event_id_text[:20]!r})")
+    time_el = _child(system, "TimeCreated")
+    time_text = time_el.get("SystemTime") if time_el is not None else None
+    if not time_text:
+        raise ValueError("event has no TimeCreated/@SystemTime")
+    level_text = _text(_child(system, "Level")).strip()
+    record_text = _text(_child(system, "EventRecordID")).strip()
+    message = None
+    rendering = _child(event, "RenderingInfo")
+    if rendering is not None:
+        message = _text(_child(rendering, "Message")) or None
+    return Event(
+        time=parse_system_time(time_text),
+        host=_text(_child(system, "Computer")).strip(),
+        channel=_text(_child(system, "Channel")).strip(),
+        provider=provider,
+        event_id=int(event_id_text) & 0xFFFF,  # Qualifiers live in an attribute, not here
+        level=int(level_text) if level_text.isdigit() else 4,
+        record_id=int(record_text) if record_text.isdigit() else None,
+        fields=payload_fields(event),
+        message=message,
+        origin=origin,
+    )
+
+
+def parse_event_xml(xml: str | bytes, origin: Origin) -> Event:
+    """Parse one serialized ``<Event>`` (with or without an XML declaration)."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    if data.startswith(b"<?xml"):
+        end = data.find(b"?>")
+        data = data[end + 2 :] if end >= 0 else data
+    root = etree.fromstring(data, SAFE_PARSER)
+    return event_from_element(root, origin)

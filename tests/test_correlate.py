@@ -1,0 +1,191 @@
+"""Correlation: one attempt per migration, joined across hosts, robust to skew and order."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from migdiag.catalog import default_catalog
+from migdiag.correlate import correlate
+from migdiag.model import Event, Origin, Outcome
+from migdiag.normalise import normalise
+from migdiag.synth.scenario import expand, parse_scenario
+
+HOSTS = [
+    {"name": "HV01", "fqdn": "HV01.corp.example"},
+    {"name": "HV02", "fqdn": "HV02.corp.example"},
+]
+
+
+def vm(n: int, memory: float = 4) -> dict[str, Any]:
+    return {"name": f"VM{n:02d}", "id": f"00000000-0000-4000-8000-{n:012d}", "memory_gb": memory}
+
+
+def events_of(data: dict[str, Any]) -> list[Event]:
+    catalog = default_catalog()
+    base = {"name": "t", "start": "2024-05-14T09:00:00Z", "hosts": HOSTS}
+    return [normalise(e, catalog) for e in expand(parse_scenario({**base, **data}))]
+
+
+def seed_like(**host_overrides: Any) -> list[Event]:
+    hosts = [dict(h, **host_overrides.get(h["name"], {})) for h in HOSTS]
+    return events_of(
+        {
+            "hosts": hosts,
+            "vms": [vm(1, 8)],
+            "steps": [
+                {
+                    "migrate": {
+                        "vm": "VM01",
+                        "from": "HV01",
+                        "to": "HV02",
+                        "at": 10,
+                        "duration_s": 20,
+                        "failure": "connection-reset",
+                    }
+                }
+            ],
+        }
+    )
+
+
+def test_seed_failure_is_one_failed_attempt_with_both_hosts_and_21502() -> None:
+    result = correlate(seed_like())
+    assert len(result.migrations) == 1
+    m = result.migrations[0]
+    assert (m.vm_name, m.source, m.destination, m.outcome) == ("VM01", "HV01", "HV02", Outcome.FAILED)
+    assert {e.short_host for e in m.events} == {"HV01", "HV02"}
+    ids = [e.event_id for e in m.events]
+    for chain_id in (20413, 22038, 21018, 22040, 21024, 21502):
+        assert chain_id in ids
+    # The anonymous 22038 ("failed to send data") joins by host and time, and says so.
+    assert any("the source" in edge.reason for edge in m.edges)
+    assert m.coverage == ()
+
+
+def test_drain_of_twenty_four_at_a_time_with_two_failures() -> None:
+    vms = [vm(n) for n in range(1, 21)]
+    events = events_of(
+        {
+            "vms": vms,
+            "steps": [
+                {
+                    "drain": {
+                        "from": "HV01",
+                        "to": "HV02",
+                        "parallel": 4,
+                        "failures": {"VM05": "connection-reset", "VM13": "receive-timeout"},
+                    }
+                }
+            ],
+        }
+    )
+    result = correlate(events)
+    assert len(result.migrations) == 20
+    failed = sorted(m.vm_name or "" for m in result.migrations if m.outcome == Outcome.FAILED)
+    assert failed == ["VM05", "VM13"]
+    assert all(
+        m.outcome == Outcome.SUCCEEDED for m in result.migrations if m.vm_name not in failed
+    )
+    # Four at a time over one host pair: each attempt overlaps others.
+    assert max(m.concurrent for m in result.migrations) >= 3
+
+
+def test_same_vm_three_times_in_an_hour_is_three_attempts() -> None:
+    steps = [
+        {"migrate": {"vm": "VM01", "from": "HV01", "to": "HV02", "at": 0}},
+        {"migrate": {"vm": "VM01", "from": "HV02", "to": "HV01", "at": 600, "failure": "connection-reset"}},
+        {"migrate": {"vm": "VM01", "from": "HV02", "to": "HV01", "at": 1500}},
+    ]
+    result = correlate(events_of({"vms": [vm(1)], "steps": steps}))
+    attempts = [(m.source, m.destination, m.outcome) for m in result.migrations]
+    assert attempts == [
+        ("HV01", "HV02", Outcome.SUCCEEDED),
+        ("HV02", "HV01", Outcome.FAILED),
+        ("HV02", "HV01", Outcome.SUCCEEDED),
+    ]
+
+
+def test_source_logs_only_gives_a_failed_attempt_and_a_coverage_warning() -> None:
+    events = [e for e in seed_like() if e.short_host == "HV01"]
+    result = correlate(events)
+    assert len(result.migrations) == 1
+    m = result.migrations[0]
+    assert m.outcome == Outcome.FAILED
+    assert m.destination == "HV02"
+    assert any(note.startswith("destination HV02: no VMMS-Admin events") for note in m.coverage)
+
+
+def test_destination_three_seconds_behind_is_estimated_and_changes_nothing() -> None:
+    plain = correlate(seed_like())
+    skewed = correlate(seed_like(HV02={"clock_offset_s": -3.0}))
+    assert len(skewed.skews) == 1
+    skew = skewed.skews[0]
+    assert (skew.host, skew.reference) == ("HV02", "HV01")
+    assert abs(skew.offset_s - 3.0) < 0.5  # HV02 times need +3 s to match HV01's clock
+    assert "HV02 is about 3.0 s behind HV01" in skewed.warnings[0]
+    assert [len(m.events) for m in skewed.migrations] == [len(m.events) for m in plain.migrations]
+    assert [m.outcome for m in skewed.migrations] == [m.outcome for m in plain.migrations]
+
+
+def _signature(events: list[Event]) -> list[tuple[object, ...]]:
+    return [
+        (m.vm_id, m.source, m.destination, m.outcome, tuple(sorted(e.identity for e in m.events)))  # type: ignore[type-var]
+        for m in correlate(events).migrations
+    ]
+
+
+DRAIN = events_of(
+    {
+        "vms": [vm(n) for n in range(1, 9)],
+        "steps": [
+            {"drain": {"from": "HV01", "to": "HV02", "parallel": 3, "failures": {"VM03": "connection-reset"}}}
+        ],
+    }
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_result_does_not_depend_on_input_order(rng: random.Random) -> None:
+    shuffled = list(DRAIN)
+    rng.shuffle(shuffled)
+    assert _signature(shuffled) == _signature(DRAIN)
+
+
+def test_every_migration_event_lands_in_exactly_one_attempt() -> None:
+    result = correlate(DRAIN)
+    placed = [e.identity for m in result.migrations for e in m.events]
+    assert len(placed) == len(set(placed))
+    hyperv = [e for e in DRAIN if e.provider.startswith("Microsoft-Windows-Hyper-V")]
+    assert len(placed) == len(hyperv)
+    assert result.unattached == ()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=3600), max_size=30))
+def test_unrelated_events_change_nothing(offsets: list[int]) -> None:
+    catalog = default_catalog()
+    noise = [
+        normalise(
+            Event(
+                time=datetime(2024, 5, 14, 9, 0, tzinfo=UTC) + timedelta(seconds=s),
+                host="HV01.corp.example",
+                channel="System",
+                provider="Service Control Manager",
+                event_id=7036,
+                level=4,
+                record_id=10_000 + i,
+                fields=(("param1", "Windows Update"), ("param2", "running")),
+                message=None,
+                origin=Origin(path="noise", format="synth"),
+            ),
+            catalog,
+        )
+        for i, s in enumerate(offsets)
+    ]
+    assert _signature(DRAIN + noise) == _signature(DRAIN)

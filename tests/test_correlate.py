@@ -57,7 +57,12 @@ def test_seed_failure_is_one_failed_attempt_with_both_hosts_and_21502() -> None:
     result = correlate(seed_like())
     assert len(result.migrations) == 1
     m = result.migrations[0]
-    assert (m.vm_name, m.source, m.destination, m.outcome) == ("VM01", "HV01", "HV02", Outcome.FAILED)
+    assert (m.vm_name, m.source, m.destination, m.outcome) == (
+        "VM01",
+        "HV01",
+        "HV02",
+        Outcome.FAILED,
+    )
     assert {e.short_host for e in m.events} == {"HV01", "HV02"}
     ids = [e.event_id for e in m.events]
     for chain_id in (20413, 22038, 21018, 22040, 21024, 21502):
@@ -88,9 +93,7 @@ def test_drain_of_twenty_four_at_a_time_with_two_failures() -> None:
     assert len(result.migrations) == 20
     failed = sorted(m.vm_name or "" for m in result.migrations if m.outcome == Outcome.FAILED)
     assert failed == ["VM05", "VM13"]
-    assert all(
-        m.outcome == Outcome.SUCCEEDED for m in result.migrations if m.vm_name not in failed
-    )
+    assert all(m.outcome == Outcome.SUCCEEDED for m in result.migrations if m.vm_name not in failed)
     # Four at a time over one host pair: each attempt overlaps others.
     assert max(m.concurrent for m in result.migrations) >= 3
 
@@ -98,7 +101,15 @@ def test_drain_of_twenty_four_at_a_time_with_two_failures() -> None:
 def test_same_vm_three_times_in_an_hour_is_three_attempts() -> None:
     steps = [
         {"migrate": {"vm": "VM01", "from": "HV01", "to": "HV02", "at": 0}},
-        {"migrate": {"vm": "VM01", "from": "HV02", "to": "HV01", "at": 600, "failure": "connection-reset"}},
+        {
+            "migrate": {
+                "vm": "VM01",
+                "from": "HV02",
+                "to": "HV01",
+                "at": 600,
+                "failure": "connection-reset",
+            }
+        },
         {"migrate": {"vm": "VM01", "from": "HV02", "to": "HV01", "at": 1500}},
     ]
     result = correlate(events_of({"vms": [vm(1)], "steps": steps}))
@@ -134,7 +145,7 @@ def test_destination_three_seconds_behind_is_estimated_and_changes_nothing() -> 
 
 def _signature(events: list[Event]) -> list[tuple[object, ...]]:
     return [
-        (m.vm_id, m.source, m.destination, m.outcome, tuple(sorted(e.identity for e in m.events)))  # type: ignore[type-var]
+        (m.vm_id, m.source, m.destination, m.outcome, tuple(sorted(e.identity for e in m.events)))
         for m in correlate(events).migrations
     ]
 
@@ -143,7 +154,14 @@ DRAIN = events_of(
     {
         "vms": [vm(n) for n in range(1, 9)],
         "steps": [
-            {"drain": {"from": "HV01", "to": "HV02", "parallel": 3, "failures": {"VM03": "connection-reset"}}}
+            {
+                "drain": {
+                    "from": "HV01",
+                    "to": "HV02",
+                    "parallel": 3,
+                    "failures": {"VM03": "connection-reset"},
+                }
+            }
         ],
     }
 )

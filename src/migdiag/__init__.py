@@ -1,9 +1,9 @@
 """migdiag: why did this Hyper-V live migration fail, or crawl?
 
-    from migdiag import analyze
-    analysis = analyze(["logs/"])
-    for result in analysis.results:
-        print(result.migration.vm_name, result.migration.outcome, result.diagnosis)
+from migdiag import analyze
+analysis = analyze(["logs/"])
+for result in analysis.results:
+    print(result.migration.vm_name, result.migration.outcome, result.diagnosis)
 """
 
 from __future__ import annotations

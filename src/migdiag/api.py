@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.bundle import expand
 from migdiag.readers.localtime import TimeOptions
 from migdiag.readers.registry import readers_for, sniff
+from migdiag.workers import run_isolated
 
 Progress = Callable[[str, int, int], None]  # (input name, inputs done, inputs total)
 
@@ -34,7 +34,8 @@ class Options:
     signature_dirs: tuple[Path, ...] = ()
     jobs: int = 0  # 0: one worker per core; 1: read in this process
     skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
-    time: TimeOptions = TimeOptions()
+    time: TimeOptions = TimeOptions()  # noqa: RUF009 - a frozen value, safe to share
+    file_time_limit: float = 120.0  # seconds one file may take before its reader is killed
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +75,36 @@ def read_source(source: InputSource, time: TimeOptions, catalog: Catalog) -> _Fi
 def _read_all(
     sources: Sequence[InputSource], options: Options, catalog: Catalog, progress: Progress | None
 ) -> list[_FileResult]:
-    jobs = options.jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(sources) <= 1:
+    if options.jobs == 1:
+        # In this process: no time limit, but nothing to start (debugging, tiny inputs).
         results = []
         for done, source in enumerate(sources, 1):
             results.append(read_source(source, options.time, catalog))
             if progress:
                 progress(source.name, done, len(sources))
         return results
-    with ProcessPoolExecutor(max_workers=min(jobs, len(sources))) as pool:
-        futures = [pool.submit(read_source, s, options.time, catalog) for s in sources]
-        results = []
-        for done, (source, future) in enumerate(zip(sources, futures, strict=True), 1):
-            results.append(future.result())
-            if progress:
-                progress(source.name, done, len(sources))
-        return results
+    jobs = options.jobs or os.cpu_count() or 1
+    finished = 0
+
+    def on_done(index: int) -> None:
+        nonlocal finished
+        finished += 1
+        if progress:
+            progress(sources[index].name, finished, len(sources))
+
+    outcomes = run_isolated(
+        read_source,
+        [(s, options.time, catalog) for s in sources],
+        jobs=jobs,
+        time_limit=options.file_time_limit,
+        on_done=on_done,
+    )
+    return [
+        outcome
+        if isinstance(outcome, _FileResult)
+        else _FileResult(ReadStats().report(source.name, "unknown", outcome.why), ())
+        for source, outcome in zip(sources, outcomes, strict=True)
+    ]
 
 
 def dedup(events: Iterable[Event]) -> list[Event]:
@@ -134,7 +149,7 @@ def analyze(
     """
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, refused = read_events(paths, options, progress)
+    reports, events, _ = read_events(paths, options, progress)
     correlation = correlate(events, catalog, options.skew_tolerance)
     results = tuple(diagnose(m, library, catalog, events) for m in correlation.migrations)
 

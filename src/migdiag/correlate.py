@@ -133,7 +133,17 @@ def correlate(
     log_end = _log_end_by_host(ordered)
     hosts_seen = _channels_by_host(ordered)
     migrations = [
-        _build(sorted(component), ordered, kinds, corrected, attempts, graph, catalog, log_end, hosts_seen)
+        _build(
+            sorted(component),
+            ordered,
+            kinds,
+            corrected,
+            attempts,
+            graph,
+            catalog,
+            log_end,
+            hosts_seen,
+        )
         for component in nx.connected_components(graph)
     ]
     migrations.sort(key=lambda m: (m.started is None, m.started or _EPOCH, m.id))
@@ -197,7 +207,9 @@ def _join(
 ) -> None:
     host = e.short_host
     spec = catalog.spec(e.provider, e.event_id)
-    if e.event_id in (20413, 21300, 21024, 21502, 21111, 21501) or (spec and spec.side == "source" and kind in START_KINDS):
+    if e.event_id in (20413, 21300, 21024, 21502, 21111, 21501) or (
+        spec and spec.side == "source" and kind in START_KINDS
+    ):
         attempt.source = attempt.source or host
         if e.peer_host and e.peer_host != host:
             attempt.destination = attempt.destination or e.peer_host
@@ -238,7 +250,14 @@ def _pairs_for_skew(
     by_role: dict[tuple[str, str], datetime] = {}
     for pos in attempt.members:
         e = ordered[pos]
-        role = {21300: "start", 21306: "start", 21301: "end", 21307: "end", 21024: "fail", 21026: "fail"}.get(e.event_id)
+        role = {
+            21300: "start",
+            21306: "start",
+            21301: "end",
+            21307: "end",
+            21024: "fail",
+            21026: "fail",
+        }.get(e.event_id)
         if role:
             by_role.setdefault((e.short_host, role), e.time)
     out = []
@@ -280,7 +299,12 @@ def _estimate_skew(
             # child clock = parent clock + diff  ->  add -(offset) to child times
             offsets[child] = offsets[parent] - diff
             estimates.append(
-                SkewEstimate(host=child, reference=reference, offset_s=round(offsets[child], 3), samples=data["n"])
+                SkewEstimate(
+                    host=child,
+                    reference=reference,
+                    offset_s=round(offsets[child], 3),
+                    samples=data["n"],
+                )
             )
     estimates.sort(key=lambda s: (s.reference, s.host))
     return estimates, offsets
@@ -317,7 +341,9 @@ def _attach_anonymous(
             unattached.append(pos)
             continue
         attempt = attempts[best[1]]
-        anchor = min(attempt.members, key=lambda m: abs((corrected[m] - corrected[pos]).total_seconds()))
+        anchor = min(
+            attempt.members, key=lambda m: abs((corrected[m] - corrected[pos]).total_seconds())
+        )
         side = "source" if host == attempt.source else "destination"
         attempt.edges.append(
             Edge(anchor, pos, f"logged by {host} (the {side}) while the attempt was running")
@@ -352,7 +378,9 @@ def _build(
     hosts_seen: dict[str, set[str]],
 ) -> Migration:
     attempt = attempts[graph.nodes[members[0]]["attempt"]]
-    members = sorted(members, key=lambda p: (corrected[p], ordered[p].short_host, ordered[p].record_id or 0))
+    members = sorted(
+        members, key=lambda p: (corrected[p], ordered[p].short_host, ordered[p].record_id or 0)
+    )
     index = {pos: i for i, pos in enumerate(members)}
     events = tuple(ordered[p] for p in members)
     times = tuple(corrected[p] for p in members)
@@ -381,7 +409,11 @@ def _build(
     blackout = None
     for e in events:
         if e.event_id in (20415, 20417):
-            value = e.param(3) if e.fields and e.fields[0][0].startswith("Parameter") else e.field("BlackoutTime")
+            value = (
+                e.param(3)
+                if e.fields and e.fields[0][0].startswith("Parameter")
+                else e.field("BlackoutTime")
+            )
             try:
                 blackout = float(value) if value is not None else None
             except ValueError:
@@ -412,11 +444,13 @@ def _build(
         corrected_times=times,
         edges=edges,
         phases=_phases(events, times, catalog),
-        coverage=_coverage(source, destination, started, ended, hosts_seen),
+        coverage=_coverage(source, destination, started, ended, outcome, hosts_seen),
     )
 
 
-def _phases(events: Sequence[Event], times: Sequence[datetime], catalog: Catalog) -> tuple[Phase, ...]:
+def _phases(
+    events: Sequence[Event], times: Sequence[datetime], catalog: Catalog
+) -> tuple[Phase, ...]:
     open_: dict[tuple[str, str], datetime] = {}
     phases: list[Phase] = []
     for e, t in zip(events, times, strict=True):
@@ -443,8 +477,12 @@ def _coverage(
     destination: str | None,
     started: datetime | None,
     ended: datetime | None,
+    outcome: Outcome,
     hosts_seen: dict[str, set[str]],
 ) -> tuple[str, ...]:
+    """Which side's logs are missing.  A destination logs nothing in VMMS-Admin when a
+    migration succeeds, so a missing VMMS-Admin log only matters for attempts that did not
+    succeed, or when the host supplied no events at all."""
     window = ""
     if started and ended:
         window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}"
@@ -454,7 +492,8 @@ def _coverage(
             notes.append(f"{role} host unknown: no event names it")
             continue
         channels = hosts_seen.get(host, set())
-        if not any(c.endswith("VMMS-Admin") for c in channels):
+        has_vmms = any(c.endswith("VMMS-Admin") for c in channels)
+        if not channels or (not has_vmms and outcome != Outcome.SUCCEEDED):
             notes.append(
                 f"{role} {host}: no VMMS-Admin events{window}; its logs were not supplied "
                 "or do not cover this window"

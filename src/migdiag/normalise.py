@@ -137,9 +137,13 @@ def _role_value(event: Event, spec: EventSpec | None, role: str) -> str | None:
         if value is not None:
             return value
     # Named payloads on newer builds: do not read them by position unless they are ParameterN.
-    if event.fields and not event.fields[0][0].startswith("Parameter") and event.fields[0][0]:
-        if event.provider.lower().startswith("microsoft-windows-hyper-v"):
-            return None
+    named = bool(event.fields) and not event.fields[0][0].startswith("Parameter")
+    if (
+        named
+        and event.fields[0][0]
+        and event.provider.lower().startswith("microsoft-windows-hyper-v")
+    ):
+        return None
     position = spec.position(role)
     return event.param(position) if position else None
 

@@ -22,13 +22,17 @@ import sys
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from migdiag.errors import MigdiagError, SignatureError
+
+if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stays quick
+    from migdiag.api import Options, Progress
+    from migdiag.model import Analysis
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -101,7 +105,7 @@ def _parse_offsets(values: list[str]) -> tuple[timedelta | None, tuple[tuple[str
 
 def _options(
     signatures: list[Path], jobs: int, utc_offset: list[str], day_first: bool | None, skew: float
-) -> object:
+) -> Options:
     from migdiag.api import Options
     from migdiag.readers.localtime import TimeOptions
 
@@ -119,7 +123,7 @@ def _options(
     )
 
 
-def _progress_callback(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress_callback(quiet: bool) -> Progress | None:
     # Progress only where a person watches: never in pipes, never with --quiet.
     if quiet or not sys.stderr.isatty():
         return None
@@ -131,11 +135,10 @@ def _progress_callback(quiet: bool):  # type: ignore[no-untyped-def]
     return report
 
 
-def exit_code(analysis: object, fail_on: list[FailOn]) -> int:
+def exit_code(analysis: Analysis, fail_on: list[FailOn]) -> int:
     """The exit-status contract, in one place."""
-    from migdiag.model import Analysis, Outcome
+    from migdiag.model import Outcome
 
-    assert isinstance(analysis, Analysis)
     inputs = analysis.inputs
     if inputs and all(r.skipped for r in inputs):
         return EXIT_NOTHING_READ
@@ -164,11 +167,12 @@ def _write_output(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
-def _render(analysis: object, fmt: Format, quiet: bool) -> str:
+def _render(analysis: Analysis, fmt: Format, quiet: bool) -> str:
     from migdiag.report import RENDERERS, RenderOptions
 
     color = fmt == Format.terminal and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    return RENDERERS[fmt.value](analysis, RenderOptions(width=None, color=color, now=None, quiet=quiet))  # type: ignore[arg-type]
+    options = RenderOptions(width=None, color=color, now=None, quiet=quiet)
+    return RENDERERS[fmt.value](analysis, options)
 
 
 SignaturesOpt = Annotated[
@@ -229,7 +233,8 @@ def analyze(
 
         migdiag analyze logs/*.evtx --html report.html --fail-on failed
     """
-    from migdiag.api import Options, analyze as run
+    from migdiag.api import Options
+    from migdiag.api import analyze as run
 
     options = _options(signatures, jobs, utc_offset, day_first, skew_tolerance)
     assert isinstance(options, Options)
@@ -282,12 +287,11 @@ def timeline(
     skew_tolerance: SkewOpt = 5.0,
 ) -> None:
     """Each migration attempt as a two-column timeline: source | destination."""
-    from migdiag.api import Options, read_events
+    from migdiag.api import read_events
     from migdiag.correlate import correlate
     from migdiag.timeline import render_timeline
 
     options = _options([], jobs, utc_offset, day_first, skew_tolerance)
-    assert isinstance(options, Options)
     reports, events, _ = read_events(paths, options)
     for report in reports:
         if report.error:
@@ -302,7 +306,9 @@ def schema() -> None:
     from importlib import resources
 
     typer.echo(
-        resources.files("migdiag").joinpath("report/schema/analysis.schema.json").read_text("utf-8"),
+        resources.files("migdiag")
+        .joinpath("report/schema/analysis.schema.json")
+        .read_text("utf-8"),
         nl=False,
     )
 

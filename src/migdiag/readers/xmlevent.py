@@ -23,7 +23,8 @@ SAFE_PARSER = etree.XMLParser(
 )
 
 _SYSTEM_TIME = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
 
 
@@ -77,9 +78,7 @@ def payload_fields(event: etree._Element) -> tuple[tuple[str, str], ...]:
         for container in user:
             if not isinstance(container.tag, str):
                 continue
-            return tuple(
-                (_local(c.tag), _value(c)) for c in container if isinstance(c.tag, str)
-            )
+            return tuple((_local(c.tag), _value(c)) for c in container if isinstance(c.tag, str))
         return ()
     data = _child(event, "EventData")
     if data is not None:

@@ -148,13 +148,21 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
         t_end = start + timedelta(seconds=duration)
         offline = t_end - timedelta(seconds=blackout + 0.4)
         em.emit(src.name, "ha", 21302, offline, [vm.id])
-        em.emit(src.name, "ha", 21303, offline + timedelta(seconds=blackout), [vm.id, f"{blackout}"])
+        em.emit(
+            src.name, "ha", 21303, offline + timedelta(seconds=blackout), [vm.id, f"{blackout}"]
+        )
         em.emit(src.name, "ha", 21304, offline + timedelta(seconds=blackout + 0.05), [vm.id])
         em.emit(src.name, "ha", 21305, t_end - timedelta(seconds=0.2), [vm.id, "0.2"])
         em.emit(dst.name, "ha", 21308, t_end - timedelta(seconds=0.15), [vm.id])
         em.emit(dst.name, "ha", 21309, t_end - timedelta(seconds=0.05), [vm.id, "0.1"])
         em.emit(dst.name, "ha", 21307, t_end, [vm.id, f"{duration - 0.15:.1f}", resource])
-        em.emit(src.name, "ha", 21301, t_end + timedelta(seconds=0.05), [vm.id, f"{duration:.1f}", resource])
+        em.emit(
+            src.name,
+            "ha",
+            21301,
+            t_end + timedelta(seconds=0.05),
+            [vm.id, f"{duration:.1f}", resource],
+        )
         long_blackout = bool(step.get("long_blackout", blackout >= 10.0))
         em.emit(
             src.name,
@@ -181,12 +189,21 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
     ctx["detail"] = str(mode["detail"]).format(**ctx)
     for spec in mode.get("events") or ():
         host = src.name if spec["host"] == "source" else dst.name
-        em.emit(host, spec["log"], int(spec["id"]), t_fail + timedelta(seconds=float(spec["dt"])),
-                fill(spec["params"]))
+        em.emit(
+            host,
+            spec["log"],
+            int(spec["id"]),
+            t_fail + timedelta(seconds=float(spec["dt"])),
+            fill(spec["params"]),
+        )
     if mode.get("dest_failed"):
-        em.emit(dst.name, "vmms", 21026, t_fail + timedelta(seconds=0.2), [vm.name, vm.id, dst.name])
+        em.emit(
+            dst.name, "vmms", 21026, t_fail + timedelta(seconds=0.2), [vm.name, vm.id, dst.name]
+        )
     if mode.get("source_failed", True):
-        em.emit(src.name, "vmms", 21024, t_fail + timedelta(seconds=0.3), [vm.name, vm.id, src.name])
+        em.emit(
+            src.name, "vmms", 21024, t_fail + timedelta(seconds=0.3), [vm.name, vm.id, src.name]
+        )
     lines = [f"Live migration of '{resource}' failed."]
     if mode.get("source_failed", True):
         lines.append(
@@ -195,7 +212,13 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
         )
     lines.append(ctx["detail"])
     ha_id = int(mode.get("ha_id", 21502))
-    em.emit(src.name, "ha", ha_id, t_fail + timedelta(seconds=0.6), [resource, vm.id, "\n\n".join(lines)])
+    em.emit(
+        src.name,
+        "ha",
+        ha_id,
+        t_fail + timedelta(seconds=0.6),
+        [resource, vm.id, "\n\n".join(lines)],
+    )
 
 
 def _drain(em: _Emitter, step: Mapping[str, Any], vms: Mapping[str, Vm]) -> None:
@@ -260,7 +283,9 @@ def _single(em: _Emitter, body: Mapping[str, Any]) -> None:
     log = str(body.get("log", "system"))
     if log not in host.logs:
         return
-    provider = str(body.get("provider") or em.catalog.providers["cluster" if log == "system" else log])
+    provider = str(
+        body.get("provider") or em.catalog.providers["cluster" if log == "system" else log]
+    )
     channel = str(body.get("channel") or em.catalog.channels[log])
     raw_fields = body.get("fields") or []
     if isinstance(raw_fields, Mapping):
@@ -271,7 +296,9 @@ def _single(em: _Emitter, body: Mapping[str, Any]) -> None:
             for i, v in enumerate(raw_fields)
         )
     t = _at(em.scenario, body.get("at", 0)) + timedelta(seconds=host.clock_offset_s)
-    em.events.append((t, host.fqdn, channel, int(body["id"]), int(body.get("level", 4)), fields, provider))
+    em.events.append(
+        (t, host.fqdn, channel, int(body["id"]), int(body.get("level", 4)), fields, provider)
+    )
 
 
 def parse_scenario(data: Mapping[str, Any], name: str = "scenario") -> Scenario:

@@ -1,0 +1,118 @@
+"""Run a function over many inputs in worker processes, each call with a time limit.
+
+Why not ``concurrent.futures``: a parser stuck inside native code (the Rust ``evtx`` parser
+has had such bugs) cannot be interrupted from Python, and a process pool cannot kill one of
+its workers.  Here each worker is a plain process fed over a pipe; when a call overruns its
+limit, or the worker dies (a crash in native code), that worker is killed and replaced and
+the call's result is a ``Failure`` naming what happened.  The other inputs go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A call that did not return: it timed out or its worker died."""
+
+    why: str
+
+
+def _serve(conn: Connection, func: Callable[..., Any]) -> None:
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(func(*task))
+
+
+@dataclass(slots=True)
+class _Worker(Generic[T]):
+    process: Any
+    conn: Connection
+    task: int | None = None
+    started: float = 0.0
+
+
+def run_isolated(
+    func: Callable[..., R],
+    tasks: Sequence[tuple[Any, ...]],
+    jobs: int,
+    time_limit: float,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R | Failure]:
+    """``[func(*task) for task in tasks]`` in ``jobs`` worker processes, in task order.
+
+    ``func`` must be a module-level function (it is sent to the workers by reference)."""
+    ctx = mp.get_context("spawn")  # no inherited threads or locks; same on every OS
+    results: list[R | Failure | None] = [None] * len(tasks)
+    pending = list(range(len(tasks)))
+    pending.reverse()
+    workers: list[_Worker[R]] = []
+
+    def start_worker() -> _Worker[R]:
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=_serve, args=(child, func), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process=process, conn=parent)
+
+    def finish(worker: _Worker[R], result: R | Failure) -> None:
+        assert worker.task is not None
+        results[worker.task] = result
+        if on_done:
+            on_done(worker.task)
+        worker.task = None
+
+    try:
+        for _ in range(max(1, min(jobs, len(tasks)))):
+            workers.append(start_worker())
+        while pending or any(w.task is not None for w in workers):
+            for worker in workers:
+                if worker.task is None and pending:
+                    worker.task = pending.pop()
+                    worker.started = time.monotonic()
+                    worker.conn.send(tasks[worker.task])
+            busy = [w for w in workers if w.task is not None]
+            ready = wait([w.conn for w in busy], timeout=0.2)
+            now = time.monotonic()
+            for index, worker in enumerate(workers):
+                if worker.task is None:
+                    continue
+                if worker.conn in ready:
+                    try:
+                        finish(worker, worker.conn.recv())
+                        continue
+                    except (EOFError, OSError):
+                        why = f"the reader process died (exit code {worker.process.exitcode})"
+                elif now - worker.started > time_limit:
+                    why = f"gave up after {time_limit:g} s: the parser did not finish"
+                else:
+                    continue
+                worker.process.kill()
+                worker.process.join()
+                finish(worker, Failure(why))
+                workers[index] = start_worker()
+    finally:
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+        for worker in workers:
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+    return [r for r in results if r is not None]

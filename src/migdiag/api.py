@@ -44,14 +44,25 @@ class _FileResult:
     events: tuple[Event, ...]
 
 
-def read_source(source: InputSource, time: TimeOptions, catalog: Catalog) -> _FileResult:
-    """Read one input fully; every failure becomes the report's error, never an exception."""
+IGNORED = "ignored"  # InputReport.format of a non-log file found inside a folder or zip
+
+
+def read_source(
+    source: InputSource, time: TimeOptions, catalog: Catalog, named: bool = True
+) -> _FileResult:
+    """Read one input fully; every failure becomes the report's error, never an exception.
+
+    ``named``: the user named this file.  A file found inside a folder or zip that is not a
+    log (a README, a screenshot) is ignored with a note; a named one is an error."""
     stats = ReadStats()
     try:
         fmt = sniff(source.head())
     except OSError as exc:
         return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
     if fmt is None:
+        if not named:
+            stats.warn("not a log format migdiag reads; ignored")
+            return _FileResult(stats.report(source.name, IGNORED), ())
         return _FileResult(
             stats.report(source.name, "unknown", "not a format migdiag reads (sniffed by content)"),
             (),
@@ -73,13 +84,17 @@ def read_source(source: InputSource, time: TimeOptions, catalog: Catalog) -> _Fi
 
 
 def _read_all(
-    sources: Sequence[InputSource], options: Options, catalog: Catalog, progress: Progress | None
+    sources: Sequence[InputSource],
+    named: frozenset[str],
+    options: Options,
+    catalog: Catalog,
+    progress: Progress | None,
 ) -> list[_FileResult]:
     if options.jobs == 1:
         # In this process: no time limit, but nothing to start (debugging, tiny inputs).
         results = []
         for done, source in enumerate(sources, 1):
-            results.append(read_source(source, options.time, catalog))
+            results.append(read_source(source, options.time, catalog, source.name in named))
             if progress:
                 progress(source.name, done, len(sources))
         return results
@@ -94,7 +109,7 @@ def _read_all(
 
     outcomes = run_isolated(
         read_source,
-        [(s, options.time, catalog) for s in sources],
+        [(s, options.time, catalog, s.name in named) for s in sources],
         jobs=jobs,
         time_limit=options.file_time_limit,
         on_done=on_done,
@@ -126,7 +141,8 @@ def read_events(
     catalog = default_catalog()
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
-    results = _read_all(sources, options, catalog, progress)
+    named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
+    results = _read_all(sources, named, options, catalog, progress)
     reports = [r.report for r in results]
     for message in refused:
         # A refused zip member or a missing path is an input problem like an unreadable file.
@@ -154,9 +170,6 @@ def analyze(
     results = tuple(diagnose(m, library, catalog, events) for m in correlation.migrations)
 
     warnings: list[str] = []
-    for report in reports:
-        if report.error:
-            warnings.append(f"{report.path}: skipped: {report.error}")
     if any(e.time_assumed for e in events):
         warnings.append(
             "some times come from local-time exports and were converted with an assumed UTC "

@@ -502,17 +502,35 @@ def _coverage(
 
 
 def _with_concurrency(migrations: list[Migration]) -> list[Migration]:
+    """Each attempt's peak number of other attempts over the same host pair running at the
+    same moment: the figure that says "too many simultaneous migrations for this link"."""
+    from bisect import bisect_left
     from dataclasses import replace
 
-    out = []
+    by_pair: dict[frozenset[str | None], list[Migration]] = defaultdict(list)
     for m in migrations:
-        count = 0
         if m.started and m.ended:
-            for other in migrations:
-                if other is m or not other.started or not other.ended:
-                    continue
-                same_pair = {other.source, other.destination} == {m.source, m.destination}
-                if same_pair and other.started < m.ended and m.started < other.ended:
-                    count += 1
-        out.append(replace(m, concurrent=count))
-    return out
+            by_pair[frozenset((m.source, m.destination))].append(m)
+    peak: dict[str, int] = {}
+    for group in by_pair.values():
+        group.sort(key=lambda m: (m.started, m.id))
+        starts = [m.started for m in group if m.started]
+        for i, m in enumerate(group):
+            assert m.started and m.ended
+            # Others that overlap m: started before m ended, ended after m started.
+            stop = bisect_left(starts, m.ended)
+            overlaps = [
+                o for j, o in enumerate(group[:stop]) if j != i and o.ended and o.ended > m.started
+            ]
+            # Sweep the overlapping intervals, clipped to m, for the most at one moment.
+            points: list[tuple[datetime, int]] = []
+            for o in overlaps:
+                assert o.started and o.ended
+                points.append((max(o.started, m.started), 1))
+                points.append((min(o.ended, m.ended), -1))
+            running = best = 0
+            for _, delta in sorted(points, key=lambda p: (p[0], p[1])):
+                running += delta
+                best = max(best, running)
+            peak[m.id] = best
+    return [replace(m, concurrent=peak.get(m.id, 0)) for m in migrations]

@@ -181,7 +181,7 @@ class Migration:
     edges: tuple[Edge, ...] = ()
     phases: tuple[Phase, ...] = ()
     coverage: tuple[str, ...] = ()  # warnings about missing sides or channels
-    concurrent: int = 0  # other attempts over the same host pair overlapping this one
+    concurrent: int = 0  # peak number of other attempts on the same host pair at one moment
 
     @property
     def duration_s(self) -> float | None:

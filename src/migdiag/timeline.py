@@ -17,17 +17,20 @@ def _cell(text: str) -> str:
 def render_migration(m: Migration) -> list[str]:
     src = m.source or "?"
     dst = m.destination or "?"
+    # Times are on the source's clock: other hosts' times were shifted by the skew estimate.
     lines = [
         f"{m.vm_name or m.vm_id or '?'}  {src} -> {dst}  {m.outcome.value}"
         + (f"  ({m.duration_s:.1f} s)" if m.duration_s is not None else ""),
-        f"{'time (UTC, ' + src + ' clock)':<15} | {_cell(src)} | {dst}",
+        f"{'time (UTC)':<16}| {_cell(src)} | {dst}",
     ]
     for event, t in zip(m.events, m.corrected_times, strict=True):
         text = f"{event.event_id} " + (event.message or "").strip()
         if event.error_codes:
             text += f" [{', '.join(event.error_codes)}]"
         left, right = (text, "") if m.side_of(event).value != "destination" else ("", text)
-        lines.append(f"{t:%H:%M:%S.%f}"[:12] + "    | " + _cell(left) + " | " + right[:COLUMN])
+        lines.append(
+            f"{t:%H:%M:%S.%f}"[:12].ljust(16) + "| " + _cell(left) + " | " + right[:COLUMN]
+        )
     lines.extend(f"  ! {note}" for note in m.coverage)
     return lines
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -247,9 +247,6 @@ def analyze(
     for report in analysis.inputs:
         if report.error:
             _error(f"{report.path}: {report.error}")
-    for warning in analysis.warnings:
-        if "skipped:" not in warning and not quiet:
-            _stderr().print(f"warning: {escape(warning)}")
     _write_output(_render(analysis, fmt, quiet), output)
     if html is not None:
         html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
@@ -300,6 +297,70 @@ def timeline(
     typer.echo(render_timeline(result), nl=False)
 
 
+class EventsFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def events(
+    paths: Annotated[list[str], typer.Argument(help="Log files, folders or zips.")],
+    fmt: Annotated[
+        EventsFormat, typer.Option("--format", "-f", help="table, csv, or jsonl (Timesketch).")
+    ] = EventsFormat.table,
+    ids: Annotated[list[int], typer.Option("--id", help="Only this event id (repeatable).")] = [],  # noqa: B006
+    hosts: Annotated[list[str], typer.Option("--host", help="Only this host (repeatable).")] = [],  # noqa: B006
+    since: Annotated[str | None, typer.Option("--since", help="ISO 8601, UTC if no zone.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="ISO 8601, UTC if no zone.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    jobs: JobsOpt = 0,
+    utc_offset: OffsetOpt = [],  # noqa: B006
+    day_first: DayFirstOpt = None,
+) -> None:
+    """Dump the normalised events migdiag understood, to check what it read.
+
+    Example: migdiag events logs/ --id 21502 --format jsonl > events.jsonl
+    """
+    from migdiag.api import read_events
+    from migdiag.events_table import (
+        EventFilter,
+        apply_filter,
+        render_csv,
+        render_jsonl,
+        render_table,
+        to_frame,
+    )
+
+    options = _options([], jobs, utc_offset, day_first, 5.0)
+    reports, found, _ = read_events(paths, options)
+    for report in reports:
+        if report.error:
+            _error(f"{report.path}: {report.error}")
+    flt = EventFilter(
+        ids=tuple(ids),
+        hosts=tuple(hosts),
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+    )
+    frame = apply_filter(to_frame(found), flt)
+    render = {"table": render_table, "csv": render_csv, "jsonl": render_jsonl}[fmt.value]
+    _write_output(render(frame), output)
+    raise typer.Exit(EXIT_NOTHING_READ if reports and all(r.skipped for r in reports) else 0)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of `analyze --format json`."""
@@ -319,8 +380,10 @@ def _mount_subcommands() -> None:
     app.add_typer(signatures_cli.app, name="signatures")
 
 
+_mount_subcommands()
+
+
 def main() -> None:
-    _mount_subcommands()
     try:
         app()
     except MigdiagError as exc:

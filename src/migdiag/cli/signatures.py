@@ -1,0 +1,125 @@
+"""``migdiag signatures``: list, show, validate and test the signature library.
+
+Mounted by the main CLI with ``app.add_typer(signatures.app, name="signatures")``.
+Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from migdiag.diagnose import builtin_dir, load_library, run_cases, validate_dir
+from migdiag.diagnose.catalogue import render_catalogue, render_signature
+from migdiag.diagnose.loader import Library
+from migdiag.errors import SignatureError
+
+app = typer.Typer(
+    help="List, show, validate and test diagnosis signatures.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold customer log data
+)
+
+SignatureDirs = Annotated[
+    list[Path] | None,
+    typer.Option("--signatures", help="Also load the signatures in this folder (repeatable)."),
+]
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _library(extra: list[Path] | None) -> Library:
+    try:
+        return load_library(tuple(extra or ()))
+    except SignatureError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {escape(problem)}")
+        raise typer.Exit(2) from None
+
+
+@app.command("list")
+def list_(signatures: SignatureDirs = None) -> None:
+    """One line per signature: id, cause, severity, title."""
+    table = Table(box=None)
+    for column in ("id", "cause", "severity", "applies to"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("title")
+    for sig in _library(signatures).signatures:
+        table.add_row(
+            *(escape(v) for v in (sig.id, sig.cause, sig.severity, sig.applies_to, sig.title))
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    signature_id: Annotated[str, typer.Argument(metavar="ID", help="Signature id (file name).")],
+    signatures: SignatureDirs = None,
+) -> None:
+    """Everything one signature says, as Markdown."""
+    sig = _library(signatures).get(signature_id)
+    if sig is None:
+        err.print(f"[red]error[/red] no signature {escape(signature_id)!r}")
+        raise typer.Exit(2)
+    out.print(escape("\n".join(render_signature(sig))), soft_wrap=True)
+    out.print(f"[dim]{escape(str(sig.path))}[/dim]")
+
+
+@app.command()
+def catalogue(signatures: SignatureDirs = None) -> None:
+    """The catalogue page (docs/signatures.md) for the library."""
+    out.print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
+
+
+@app.command()
+def validate(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(metavar="[DIR]", help="Folder of signatures (default: built-in)."),
+    ] = None,
+) -> None:
+    """Check every signature file against the schema; report each problem as file:line."""
+    target = directory or builtin_dir()
+    problems = validate_dir(target)
+    for problem in problems:
+        err.print(f"[red]error[/red] {escape(problem)}")
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {escape(str(target))}")
+        raise typer.Exit(2)
+    count = len(list(target.glob("*.yaml")))
+    out.print(f"{count} signature(s) valid in {escape(str(target))}")
+
+
+def _default_cases() -> Path:
+    here = Path("tests/signatures")
+    return here if here.is_dir() else builtin_dir().parent / "tests" / "signatures"
+
+
+@app.command()
+def test(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]", help="Folder of cases <id>/positive*.yaml, negative*.yaml."
+        ),
+    ] = None,
+    signatures: SignatureDirs = None,
+) -> None:
+    """Run the signatures' positive and negative cases (the same code the test suite runs)."""
+    library = _library(signatures)
+    results = run_cases(directory or _default_cases(), library)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {escape(r.name)}")
+        for problem in r.problems:
+            out.print(f"      {escape(problem)}")
+    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)

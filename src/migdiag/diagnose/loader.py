@@ -1,0 +1,237 @@
+"""Read signature files: YAML with line numbers and no duplicate keys, checked against the
+published JSON Schema, every problem collected as ``file:line: message`` before failing once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from migdiag.catalog import Catalog, default_catalog
+from migdiag.diagnose.signature import Signature, build_signature
+from migdiag.errors import SignatureError
+
+PathKey = tuple[str | int, ...]
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The published signature schema (docs/signature.schema.json is a copy of it)."""
+    text = resources.files("migdiag").joinpath("diagnose/signature.schema.json").read_text("utf-8")
+    data = json.loads(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """Every loaded signature, ordered by id."""
+
+    signatures: tuple[Signature, ...]
+
+    def get(self, signature_id: str) -> Signature | None:
+        for sig in self.signatures:
+            if sig.id == signature_id:
+                return sig
+        return None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.signatures)
+
+
+class _Located:
+    """YAML node tree -> plain values, with the line of every value and key (1-based)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines: dict[PathKey, int] = {}
+        self.key_lines: dict[PathKey, int] = {}
+        self.problems: list[str] = []
+        self._scalar = yaml.SafeLoader("")
+
+    def value(self, node: yaml.Node, path: PathKey) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._scalar.construct_object(key_node)
+                key = str(key)
+                if key in out:
+                    first = self.key_lines[(*path, key)]
+                    self.problems.append(
+                        f"{self.name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
+                        f"(first at line {first})"
+                    )
+                else:
+                    self.key_lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.value(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar.construct_object(node)
+
+    def line(self, path: Iterable[str | int]) -> int:
+        key = tuple(path)
+        while key:
+            if key in self.key_lines:
+                return self.key_lines[key]
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), 1)
+
+
+def _schema_problems(data: Any, doc: _Located) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    validator = Draft202012Validator(schema())
+    for error in validator.iter_errors(data):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - allowed):
+                where = ".".join(str(p) for p in (*path, key))
+                found.append((doc.line((*path, key)), f"unknown key {where!r}"))
+            continue
+        where = ".".join(str(p) for p in path) or "(top level)"
+        message = error.message
+        if error.validator == "enum":
+            message = (
+                f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+            )
+        found.append((doc.line(path), f"{where}: {message}"))
+    return found
+
+
+def _semantic_problems(
+    data: Mapping[str, Any], stem: str, doc: _Located, catalog: Catalog
+) -> list[tuple[int, str]]:
+    """What the schema cannot say: id == file stem, names used in sequence/within exist,
+    providers are known."""
+    found: list[tuple[int, str]] = []
+    if data.get("id") != stem:
+        found.append(
+            (doc.line(("id",)), f"id {data.get('id')!r} must equal the file name {stem!r}")
+        )
+    names = {c.get("name") for c in data.get("require") or () if isinstance(c, dict)}
+    for i, seq in enumerate(data.get("sequence") or ()):
+        for j, name in enumerate(seq if isinstance(seq, list) else ()):
+            if name not in names:
+                found.append(
+                    (doc.line(("sequence", i, j)), f"sequence names unknown clause {name!r}")
+                )
+    for i, w in enumerate(data.get("within") or ()):
+        for key in ("from", "to"):
+            if isinstance(w, dict) and w.get(key) not in names:
+                found.append(
+                    (
+                        doc.line(("within", i, key)),
+                        f"within.{key} names unknown clause {w.get(key)!r}",
+                    )
+                )
+    known = {k.lower() for k in catalog.providers} | {v.lower() for v in catalog.providers.values()}
+    for path, provider in _providers(data, ()):
+        if provider.lower() not in known and not provider.lower().startswith("microsoft-windows-"):
+            found.append(
+                (
+                    doc.line(path),
+                    f"unknown provider {provider!r} (use a catalog key or a full name)",
+                )
+            )
+    return found
+
+
+def _providers(value: Any, path: PathKey) -> Iterable[tuple[PathKey, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "provider" and isinstance(item, str):
+                yield (*path, key), item
+            else:
+                yield from _providers(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _providers(item, (*path, i))
+
+
+def load_file(path: Path, catalog: Catalog | None = None) -> tuple[Signature | None, list[str]]:
+    """One signature file -> (signature, []) or (None, problems)."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [f"{name}:1: cannot read: {exc}"]
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return None, [f"{name}:{line}: invalid YAML: {exc.problem}"]
+    if node is None:
+        return None, [f"{name}:1: empty file"]
+    doc = _Located(name)
+    data = doc.value(node, ())
+    located = [(doc.line(()), "a signature is a mapping")] if not isinstance(data, dict) else []
+    if not located:
+        located = _schema_problems(data, doc)
+        located += _semantic_problems(data, path.stem, doc, catalog or default_catalog())
+    problems = doc.problems + [f"{name}:{line}: {msg}" for line, msg in sorted(located)]
+    if problems:
+        return None, problems
+    return build_signature(data, path), []
+
+
+def signature_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+
+
+def load_dirs(dirs: Sequence[Path], catalog: Catalog | None = None) -> tuple[Library, list[str]]:
+    """Load every ``*.yaml`` of each directory; ids must be unique across all of them."""
+    problems: list[str] = []
+    found: dict[str, Signature] = {}
+    for directory in dirs:
+        if not directory.is_dir():
+            problems.append(f"{directory}:1: not a directory")
+            continue
+        for path in signature_files(directory):
+            sig, errors = load_file(path, catalog)
+            problems.extend(errors)
+            if sig is None:
+                continue
+            if sig.id in found:
+                problems.append(
+                    f"{path}:1: duplicate signature id {sig.id!r} (also {found[sig.id].path})"
+                )
+                continue
+            found[sig.id] = sig
+    return Library(tuple(found[k] for k in sorted(found))), problems
+
+
+def builtin_dir() -> Path:
+    """The shipped library: inside the installed package, else the source checkout's."""
+    packaged = resources.files("migdiag") / "signatures"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[3] / "signatures"
+
+
+def load_library(extra_dirs: Sequence[Path] = ()) -> Library:
+    """The built-in library plus the user's folders; raises SignatureError with every problem."""
+    library, problems = load_dirs([builtin_dir(), *extra_dirs])
+    if problems:
+        raise SignatureError(problems)
+    return library
+
+
+def validate_dir(path: Path) -> list[str]:
+    """Every problem in a folder of signatures; [] when all are valid."""
+    return load_dirs([path])[1]

@@ -1,0 +1,148 @@
+"""Turn matches into ranked findings: the first is the diagnosis, the rest the differential."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from migdiag.catalog import Catalog
+from migdiag.diagnose.loader import Library
+from migdiag.diagnose.match import Hit, Match, evaluate
+from migdiag.diagnose.signature import Signature
+from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
+
+# What to collect when nothing explains a failure (reference section 8, "Data collection").
+COLLECT_NEXT = (
+    "Export from BOTH hosts: Microsoft-Windows-Hyper-V-VMMS-Admin, -VMMS-Operational, "
+    "-Hyper-V-High-Availability-Admin, -Hyper-V-Worker-Admin and System: "
+    "wevtutil epl Microsoft-Windows-Hyper-V-VMMS-Admin vmms-admin.evtx",
+    "Cluster log from every node: Get-ClusterLog -UseLocalTime -Destination <Path>",
+    "Compatibility report: Compare-VM -Name <vm> -DestinationHost <destination>",
+    "Migration settings on both hosts: Get-VMHost | Format-List *Migration*",
+    "Microsoft support traces: TSS.ps1 -CollectLog SHA_support-all (or psSDP: "
+    ".\\GetpsSDP.ps1 HyperV -localNodeOnly) on both nodes",
+)
+
+
+def _evidence(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
+    out: dict[Event, str] = {}
+    for hit in hits:
+        for event in hit.events:
+            out.setdefault(event, hit.clause.why)
+    return tuple(Evidence(event=e, why=why) for e, why in out.items())
+
+
+def _corroboration(match: Match) -> tuple[Evidence, ...]:
+    raised = [
+        Evidence(event=e, why=f"raises confidence (+{h.clause.delta:.2f}): {h.clause.why}")
+        for h in match.raised
+        for e in h.events
+    ]
+    lowered = [
+        Evidence(event=e, why=f"lowers confidence (-{h.clause.delta:.2f}): {h.clause.why}")
+        for h in match.lowered
+        for e in h.events
+    ]
+    return tuple(raised + lowered)
+
+
+def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
+    notes = list(migration.coverage)
+    hosts = {e.short_host for e in migration.events}
+    if migration.destination and migration.destination not in hosts:
+        notes.append(
+            f"No events from the destination {migration.destination} were supplied: a failure "
+            "the destination logged itself (memory, switch, receive timeout) cannot be ruled out."
+        )
+    if migration.source and migration.source not in hosts:
+        notes.append(f"No events from the source {migration.source} were supplied.")
+    if signature.verified_note:
+        notes.append(signature.verified_note)
+    return tuple(dict.fromkeys(notes))
+
+
+def to_finding(match: Match, migration: Migration) -> Finding:
+    sig = match.signature
+    return Finding(
+        signature_id=sig.id,
+        cause=sig.cause,
+        title=sig.title,
+        severity=sig.severity,
+        confidence=match.confidence,
+        evidence=_evidence(match.hits),
+        explanation=sig.explanation,
+        checks=tuple(s.describe() for s in sig.checks),
+        remediation=tuple(s.describe() for s in sig.remediation),
+        differential=tuple(a.describe() for a in sig.differential),
+        corroboration=_corroboration(match),
+        references=sig.references,
+        notes=_notes(migration, sig),
+    )
+
+
+def _rank_key(match: Match) -> tuple[float, int, int, str]:
+    # Evidence closest to the cause wins ties: a destination-side clause names the host that
+    # gave up, whereas a source-side reset is often only its symptom.
+    own_side = sum(1 for h in match.hits if h.clause.side is Side.DESTINATION)
+    return (-match.confidence, -match.signature.specificity, -own_side, match.signature.id)
+
+
+def decode_all(migration: Migration, catalog: Catalog) -> tuple[tuple[str, str, str], ...]:
+    codes: dict[str, None] = {}
+    for event in migration.events:
+        for code in event.error_codes:
+            codes.setdefault(code, None)
+    out = []
+    for code in codes:
+        known = catalog.decode(code)
+        out.append((code, known.name, known.text) if known else (code, "unknown", ""))
+    return tuple(out)
+
+
+def _unknown(migration: Migration, library: Library) -> Finding:
+    errors = tuple(
+        Evidence(event=e, why="error logged during the failed attempt")
+        for e in migration.events
+        if e.level in (1, 2)
+    )
+    sig = library.get("unknown")
+    return Finding(
+        signature_id="unknown",
+        cause="unknown",
+        title=sig.title if sig else "Live migration failed for a reason no signature knows",
+        severity=sig.severity if sig else "error",
+        confidence=0.0,
+        evidence=errors,
+        explanation=(
+            sig.explanation
+            if sig
+            else "No signature matched. The error codes are decoded below; collect what follows."
+        ),
+        checks=tuple(s.describe() for s in sig.checks) if sig else COLLECT_NEXT,
+        remediation=tuple(s.describe() for s in sig.remediation) if sig else (),
+        references=sig.references if sig else (),
+        notes=_notes(migration, sig) if sig else migration.coverage,
+    )
+
+
+def diagnose(
+    migration: Migration, library: Library, catalog: Catalog, context: Sequence[Event]
+) -> MigrationResult:
+    """Evaluate every signature on the migration and rank the matches best-first."""
+    matches = [
+        m
+        for sig in library.signatures
+        if not sig.fallback
+        for m in [evaluate(sig, migration, catalog, context)]
+        if m is not None
+    ]
+    matches.sort(key=_rank_key)
+    findings = [to_finding(m, migration) for m in matches]
+    # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:
+    # the unknown finding leads and decodes what there is.
+    if migration.outcome is Outcome.FAILED and not any(
+        m.signature.cause != "slow-migration" for m in matches
+    ):
+        findings.insert(0, _unknown(migration, library))
+    return MigrationResult(
+        migration=migration, findings=tuple(findings), decoded=decode_all(migration, catalog)
+    )

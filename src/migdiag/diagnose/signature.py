@@ -1,0 +1,218 @@
+"""The signature as a frozen value: what the YAML says, checked and typed.
+
+Built by ``loader`` from a validated mapping; ``match`` evaluates it against a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migdiag.model import Side
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """What one event must look like (every given constraint must hold)."""
+
+    provider: str | None = None
+    ids: tuple[int, ...] = ()
+    codes: tuple[str, ...] = ()
+    codes_any: tuple[str, ...] = ()
+    fragments: tuple[str, ...] = ()
+    fragments_any: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def specificity(self) -> int:
+        """How narrowly this picks events: codes weigh most, a bare id least."""
+        return (
+            (1 if self.ids else 0)
+            + 2 * len(self.codes)
+            + (1 if self.codes_any else 0)
+            + len(self.fragments)
+            + (1 if self.fragments_any else 0)
+            + len(self.fields)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A condition on the migration's events: shared constraints plus alternatives."""
+
+    name: str
+    why: str
+    side: Side
+    base: Matcher
+    one_of: tuple[Matcher, ...] = ()
+    delta: float = 0.0  # corroborators only
+
+    @property
+    def specificity(self) -> int:
+        alt = min((m.specificity for m in self.one_of), default=0)
+        return self.base.specificity + alt + (0 if self.side is Side.ANY else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    first: str
+    then: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return not (self.maximum is not None and value > self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    cause: str
+    evidence: str
+    tell_apart: str
+    signature: str | None = None
+
+    def describe(self) -> str:
+        name = f"{self.cause} ({self.signature})" if self.signature else self.cause
+        return f"{name}: {self.evidence} Tell apart: {self.tell_apart}"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    what: str
+    command: str | None = None
+    expect: str | None = None
+
+    def describe(self) -> str:
+        text = self.what
+        if self.command:
+            text += f": {self.command}"
+        if self.expect:
+            text += f" (expect: {self.expect})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    id: str
+    title: str
+    cause: str
+    severity: str
+    applies_to: str  # failed | succeeded | any
+    confidence: float
+    path: Path
+    explanation: str
+    require: tuple[Clause, ...]
+    absent: tuple[Clause, ...] = ()
+    sequence: tuple[tuple[str, ...], ...] = ()
+    within: tuple[Within, ...] = ()
+    migration: tuple[tuple[str, Range], ...] = ()  # attribute name -> range
+    window_s: float = 300.0
+    raises: tuple[Clause, ...] = ()
+    lowers: tuple[Clause, ...] = ()
+    differential: tuple[Alternative, ...] = ()
+    checks: tuple[Step, ...] = ()
+    remediation: tuple[Step, ...] = ()
+    references: tuple[str, ...] = ()
+    verified_note: str | None = None
+    fallback: bool = False
+
+    @property
+    def specificity(self) -> int:
+        """Specific beats generic: a full chain on the right side outranks a lone code."""
+        return (
+            sum(c.specificity for c in self.require)
+            + len(self.absent)
+            + 2 * len(self.sequence)
+            + len(self.within)
+            + 2 * len(self.migration)
+        )
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(v) for v in value)
+
+
+def _matcher(raw: Mapping[str, Any]) -> Matcher:
+    return Matcher(
+        provider=raw.get("provider"),
+        ids=_ids(raw.get("id")),
+        codes=tuple(raw.get("codes") or ()),
+        codes_any=tuple(raw.get("codes_any") or ()),
+        fragments=tuple(raw.get("fragments") or ()),
+        fragments_any=tuple(raw.get("fragments_any") or ()),
+        fields=tuple((str(k), str(v)) for k, v in (raw.get("fields") or {}).items()),
+    )
+
+
+def _clause(raw: Mapping[str, Any], index: int) -> Clause:
+    return Clause(
+        name=str(raw.get("name") or f"clause-{index + 1}"),
+        why=str(raw["why"]),
+        side=Side(raw.get("side", "any")),
+        base=_matcher(raw),
+        one_of=tuple(_matcher(m) for m in raw.get("one_of") or ()),
+        delta=float(raw.get("delta", 0.0)),
+    )
+
+
+def _step(raw: Mapping[str, Any]) -> Step:
+    return Step(what=str(raw["what"]), command=raw.get("command"), expect=raw.get("expect"))
+
+
+def build_signature(data: Mapping[str, Any], path: Path) -> Signature:
+    """A validated mapping -> Signature (call only after schema validation)."""
+    corr = data.get("corroboration") or {}
+    ranges = tuple(
+        (str(key), Range(minimum=value.get("min"), maximum=value.get("max")))
+        for key, value in (data.get("migration") or {}).items()
+    )
+    return Signature(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        cause=str(data["cause"]),
+        severity=str(data["severity"]),
+        applies_to=str(data["applies_to"]),
+        confidence=float(data["confidence"]),
+        path=path,
+        explanation=str(data["explanation"]).strip(),
+        require=tuple(_clause(c, i) for i, c in enumerate(data.get("require") or ())),
+        absent=tuple(_clause(c, i) for i, c in enumerate(data.get("absent") or ())),
+        sequence=tuple(tuple(str(n) for n in s) for s in data.get("sequence") or ()),
+        within=tuple(
+            Within(first=str(w["from"]), then=str(w["to"]), seconds=float(w["seconds"]))
+            for w in data.get("within") or ()
+        ),
+        migration=ranges,
+        window_s=float(corr.get("window_s", 300.0)),
+        raises=tuple(_clause(c, i) for i, c in enumerate(corr.get("raise") or ())),
+        lowers=tuple(_clause(c, i) for i, c in enumerate(corr.get("lower") or ())),
+        differential=tuple(
+            Alternative(
+                cause=str(a["cause"]),
+                evidence=str(a["evidence"]).strip(),
+                tell_apart=str(a["tell_apart"]).strip(),
+                signature=a.get("signature"),
+            )
+            for a in data.get("differential") or ()
+        ),
+        checks=tuple(_step(s) for s in data.get("checks") or ()),
+        remediation=tuple(_step(s) for s in data.get("remediation") or ()),
+        references=tuple(str(r) for r in data.get("references") or ()),
+        verified_note=(str(data["verified_note"]).strip() if data.get("verified_note") else None),
+        fallback=bool(data.get("fallback", False)),
+    )

@@ -1,0 +1,130 @@
+"""``migdiag events``: the normalised events as a table, CSV or JSONL (Timesketch-ready).
+
+pandas holds the table: filtering by id, host and time is a whole-table operation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from migdiag.model import Event
+
+COLUMNS = (
+    "datetime",
+    "host",
+    "channel",
+    "provider",
+    "event_id",
+    "level",
+    "record_id",
+    "vm_name",
+    "vm_id",
+    "peer_host",
+    "error_codes",
+    "message",
+    "input",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    ids: tuple[int, ...] = ()
+    hosts: tuple[str, ...] = ()  # short names or FQDNs, any case
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def to_frame(events: Sequence[Event]) -> pd.DataFrame:
+    rows = [
+        {
+            "datetime": e.time,
+            "host": e.short_host,
+            "channel": e.channel,
+            "provider": e.provider,
+            "event_id": e.event_id,
+            "level": e.level_name,
+            "record_id": e.record_id,
+            "vm_name": e.vm_name or "",
+            "vm_id": e.vm_id or "",
+            "peer_host": e.peer_host or "",
+            "error_codes": " ".join(e.error_codes),
+            "message": e.message or "",
+            "input": e.origin.describe(),
+        }
+        for e in events
+    ]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    if not frame.empty:
+        frame = frame.sort_values(["datetime", "host", "channel", "record_id"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def apply_filter(frame: pd.DataFrame, flt: EventFilter) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    if flt.ids:
+        mask &= frame["event_id"].isin(flt.ids)
+    if flt.hosts:
+        wanted = {h.split(".")[0].upper() for h in flt.hosts}
+        mask &= frame["host"].isin(wanted)
+    if flt.since is not None:
+        mask &= frame["datetime"] >= flt.since
+    if flt.until is not None:
+        mask &= frame["datetime"] <= flt.until
+    return frame[mask]
+
+
+def _iso(value: object) -> str:
+    if not isinstance(value, datetime):  # pandas Timestamps are datetimes
+        return str(value)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _safe_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def render_csv(frame: pd.DataFrame) -> str:
+    out = frame.copy()
+    out["datetime"] = out["datetime"].map(_iso)
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_safe_cell)
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def render_jsonl(frame: pd.DataFrame) -> str:
+    """One JSON object per line with Timesketch's required ``datetime``, ``timestamp_desc``
+    and ``message`` fields."""
+    lines = []
+    for row in frame.to_dict(orient="records"):
+        record = {key: row[key] for key in COLUMNS}
+        record["datetime"] = _iso(row["datetime"])
+        record["timestamp_desc"] = "Event Logged"
+        record["record_id"] = None if pd.isna(row["record_id"]) else int(row["record_id"])
+        lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_table(frame: pd.DataFrame) -> str:
+    lines = []
+    for row in frame.itertuples(index=False):
+        message = "".join(
+            ch if ch.isprintable() else " " for ch in str(row.message).replace("\n", " ")
+        )
+        lines.append(
+            f"{_iso(row.datetime)[:23]}  {row.host:<12} {row.event_id:>5}  "
+            f"{row.error_codes:<11}  {message[:100]}"
+        )
+    return "\n".join(lines) + ("\n" if lines else "no events\n")

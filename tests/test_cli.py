@@ -1,0 +1,127 @@
+"""The command line as a user meets it: real processes, real files, the exit-code contract."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def migdiag(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "migdiag", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_readme_run_diagnoses_the_seed_and_touches_no_input(tmp_path: Path) -> None:
+    before = digest(SAMPLES)
+    result = migdiag("analyze", str(SAMPLES), cwd=tmp_path)  # from any directory
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "DidierTest01" in out and "SRV1 → SRV2" in out
+    assert "mtu-mismatch" in out
+    assert "0x80072746" in out and "22038" in out
+    assert "Traceback" not in result.stderr
+    assert digest(SAMPLES) == before
+
+
+def test_json_names_the_seed_cause_and_its_evidence() -> None:
+    result = migdiag("analyze", str(SAMPLES / "seed-mtu-reset"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    [migration] = data["migrations"]
+    assert migration["outcome"] == "failed"
+    assert (migration["source"], migration["destination"]) == ("SRV1", "SRV2")
+    diagnosis = migration["diagnosis"]
+    assert diagnosis["cause"] == "mtu-mismatch"
+    cited = {(e["host"], e["event_id"]) for e in diagnosis["evidence"]}
+    assert ("SRV1", 22038) in cited
+
+
+def test_unreadable_named_input_is_one_line_and_the_rest_is_analysed(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"\x00\x01 this is not an event log \xff")
+    result = migdiag("analyze", str(junk), str(SAMPLES / "seed-mtu-reset"))
+    assert result.returncode == 6
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(junk) in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "DidierTest01" in result.stdout
+
+
+def test_nothing_readable_exits_7(tmp_path: Path) -> None:
+    junk = tmp_path / "empty.evtx"
+    junk.write_bytes(b"")
+    result = migdiag("analyze", str(junk))
+    assert result.returncode == 7
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_path_is_reported_not_raised(tmp_path: Path) -> None:
+    result = migdiag("analyze", str(tmp_path / "nope.evtx"))
+    assert result.returncode == 7
+    assert "nope.evtx" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fail_on_distinguishes_known_cause() -> None:
+    failed = migdiag("analyze", str(SAMPLES / "seed-mtu-reset"), "--fail-on", "failed", "-q")
+    assert failed.returncode == 3
+    healthy = migdiag("analyze", str(SAMPLES / "healthy-drain"), "--fail-on", "failed", "-q")
+    assert healthy.returncode == 0
+
+
+def test_usage_error_exits_2() -> None:
+    assert migdiag("analyze", "--format", "nonsense", str(SAMPLES)).returncode == 2
+    assert migdiag("analyze", "--utc-offset", "tomorrow", str(SAMPLES)).returncode == 2
+
+
+def test_events_jsonl_is_timesketch_ready_and_filters() -> None:
+    result = migdiag(
+        "events", str(SAMPLES / "seed-mtu-reset"), "--format", "jsonl", "--id", "22038"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {row["host"] for row in rows} == {"SRV1"}
+    assert all(row["event_id"] == 22038 for row in rows)
+    for row in rows:
+        assert row["datetime"].endswith("Z") and row["timestamp_desc"] and row["message"]
+
+
+def test_timeline_puts_source_and_destination_side_by_side() -> None:
+    result = migdiag("timeline", str(SAMPLES / "seed-mtu-reset"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("time (UTC"))
+    assert "SRV1" in header and "SRV2" in header
+    dest_line = next(line for line in lines if "21026" in line)
+    # The destination's event is in the right-hand column.
+    assert dest_line.index("21026") == header.index("| SRV2") + 2
+
+
+def test_help_teaches() -> None:
+    result = migdiag("--help")
+    assert result.returncode == 0
+    for command in ("analyze", "timeline", "events", "synth", "signatures", "schema"):
+        assert command in result.stdout
+    analyze_help = migdiag("analyze", "--help").stdout
+    assert "Examples" in analyze_help and "--fail-on" in analyze_help

@@ -125,3 +125,21 @@ def test_help_teaches() -> None:
         assert command in result.stdout
     analyze_help = migdiag("analyze", "--help").stdout
     assert "Examples" in analyze_help and "--fail-on" in analyze_help
+
+
+def test_triage_ranks_cases_and_writes_an_index(tmp_path: Path) -> None:
+    import zipfile
+
+    bundle = tmp_path / "customer.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        for path in (SAMPLES / "seed-mtu-reset").rglob("*.evtx"):
+            zf.write(path, path.relative_to(SAMPLES))
+    cases = [str(SAMPLES / name) for name in ("healthy-drain", "switch-mtu-timeout")]
+    result = migdiag("triage", *cases, str(bundle), "--html-dir", str(tmp_path / "out"), "-q")
+    assert result.returncode == 0, result.stderr
+    ranked = [line for line in result.stdout.splitlines() if line[:1].isdigit()]
+    assert len(ranked) == 3
+    assert "healthy" in ranked[-1]  # failures rank above the healthy case
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert index.count('href="./case-') == 3
+    assert len(list((tmp_path / "out").glob("case-*.html"))) == 3

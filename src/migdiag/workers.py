@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ class Failure:
     """A call that did not return: it timed out or its worker died."""
 
     why: str
+
+
+def _start_method() -> str:
+    # Forking is instant and the workers inherit the imported modules; it is only safe while
+    # this process has a single thread (a fork copies locks held by other threads).  Spawn
+    # otherwise, and where fork does not exist.
+    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _serve(conn: Connection, func: Callable[..., Any]) -> None:
@@ -57,7 +67,7 @@ def run_isolated(
     """``[func(*task) for task in tasks]`` in ``jobs`` worker processes, in task order.
 
     ``func`` must be a module-level function (it is sent to the workers by reference)."""
-    ctx = mp.get_context("spawn")  # no inherited threads or locks; same on every OS
+    ctx = mp.get_context(_start_method())
     results: list[R | Failure | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     pending.reverse()

@@ -362,16 +362,68 @@ def events(
 
 
 @app.command()
+def triage(
+    cases: Annotated[
+        list[str], typer.Argument(help="One case per argument: a folder or zip of its logs.")
+    ],
+    html_dir: Annotated[
+        Path | None,
+        typer.Option("--html-dir", help="Write one HTML report per case and an index.html here."),
+    ] = None,
+    signatures: SignaturesOpt = [],  # noqa: B006
+    jobs: JobsOpt = 0,
+    utc_offset: OffsetOpt = [],  # noqa: B006
+    day_first: DayFirstOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rank many cases at once: unknown-cause failures first, then failures, slow, healthy.
+
+    Example: migdiag triage tickets/*.zip --html-dir triage/
+    """
+    from migdiag.api import analyze as run
+    from migdiag.diagnose import load_library
+    from migdiag.report import RENDERERS, RenderOptions
+    from migdiag.report.triage import render_index_html, render_triage_table, triage_rows
+
+    options = _options(signatures, jobs, utc_offset, day_first, 5.0)
+    try:
+        library = load_library(options.signature_dirs)
+    except SignatureError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        raise typer.Exit(EXIT_USAGE) from None
+    analysed = []
+    for case in cases:
+        analysis = run([case], options, progress=_progress_callback(quiet), library=library)
+        for report in analysis.inputs:
+            if report.error:
+                _error(f"{report.path}: {report.error}")
+        analysed.append((case, analysis))
+    rows = triage_rows(analysed)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    render_options = RenderOptions(width=None, color=bool(color), now=None, quiet=quiet)
+    _write_output(render_triage_table(rows, render_options), None)
+    if html_dir is not None:
+        html_dir.mkdir(parents=True, exist_ok=True)
+        links: dict[str, str] = {}
+        for number, (case, analysis) in enumerate(analysed, 1):
+            # Case names come from user paths: never use them as file names.
+            name = f"case-{number:03d}.html"
+            (html_dir / name).write_text(RENDERERS["html"](analysis, render_options), "utf-8")
+            links[case] = name
+        (html_dir / "index.html").write_text(render_index_html(rows, links), encoding="utf-8")
+        if not quiet:
+            _stderr().print(f"wrote {escape(str(html_dir / 'index.html'))}")
+    worst = max((exit_code(a, []) for _, a in analysed), default=EXIT_OK)
+    raise typer.Exit(worst)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of `analyze --format json`."""
-    from importlib import resources
+    from migdiag.report import schema_text
 
-    typer.echo(
-        resources.files("migdiag")
-        .joinpath("report/schema/analysis.schema.json")
-        .read_text("utf-8"),
-        nl=False,
-    )
+    typer.echo(schema_text(), nl=False)
 
 
 def _mount_subcommands() -> None:

@@ -1,0 +1,333 @@
+"""``--html FILE`` / ``--format html``: one self-contained page per analysis.
+
+Everything is inline (CSS, JS, SVG) and a Content-Security-Policy forbids every fetch, so
+the page opens from a mail attachment on an air-gapped laptop.  Log text reaches the page
+only through Jinja2's autoescaping, SVG included: geometry is computed here as numbers and
+the template writes text with ``{{ }}`` only.  The one ``Markup`` is our own script, whose
+hash is the only script the CSP allows, so an injected ``<script>`` or ``onerror`` would
+not run even if escaping ever failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from migdiag.model import Analysis, Migration, MigrationResult, Side
+from migdiag.report.json_report import summary_obj
+from migdiag.report.options import RenderOptions
+from migdiag.report.text import (
+    cause_label,
+    clean,
+    clock,
+    confidence,
+    decoded_name,
+    input_warnings,
+    iso,
+    needs_detail,
+    route,
+    seconds,
+    short_time,
+    status_of,
+    vm_label,
+)
+
+# Timeline geometry, in SVG user units (the SVG scales to the page width).
+_WIDTH = 960
+_LEFT = 130  # room for lane labels
+_RIGHT = 30
+_LANE_Y = {Side.SOURCE: 60, Side.DESTINATION: 130, Side.ANY: 200}
+_LABEL_GAP = 40  # an event id label is about this wide
+_LANE_NAME = {Side.SOURCE: "source", Side.DESTINATION: "destination", Side.ANY: "other"}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("migdiag", "report/templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _script() -> tuple[Markup, str]:
+    text = resources.files("migdiag").joinpath("report/templates/report.js").read_text("utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    # Our own static file, never log text: the only Markup in the renderer.
+    return Markup(text), f"'sha256-{digest}'"
+
+
+def page_context() -> dict[str, Any]:
+    """What every page template needs: the script and the CSP that admits only it."""
+    script, script_hash = _script()
+    return {"script": script, "script_hash": script_hash}
+
+
+@dataclass(frozen=True, slots=True)
+class _Axis:
+    t0: datetime
+    span: float
+
+    def x(self, t: datetime) -> float:
+        offset = (t - self.t0).total_seconds()
+        return round(_LEFT + (_WIDTH - _LEFT - _RIGHT) * offset / self.span, 1)
+
+
+def _corrected(m: Migration, index: int) -> datetime:
+    return m.corrected_times[index] if index < len(m.corrected_times) else m.events[index].time
+
+
+def _timeline(m: Migration, anchor: str) -> dict[str, Any] | None:
+    if not m.events:
+        return None
+    times = [_corrected(m, i) for i in range(len(m.events))]
+    for p in m.phases:
+        times += [t for t in (p.started, p.ended) if t is not None]
+    t0, t1 = min(times), max(times)
+    axis = _Axis(t0, max((t1 - t0).total_seconds(), 0.001))
+    sides = {m.side_of(e) for e in m.events}
+    hosts = {Side.SOURCE: m.source, Side.DESTINATION: m.destination, Side.ANY: "other hosts"}
+    shown = [
+        s for s in (Side.SOURCE, Side.DESTINATION, Side.ANY) if s is not Side.ANY or s in sides
+    ]
+    lanes = [
+        {"side": _LANE_NAME[s], "y": _LANE_Y[s], "host": clean(hosts[s] or "?", one_line=True)}
+        for s in shown
+    ]
+    height = max(_LANE_Y[s] for s in shown) + 60
+    marks = []
+    failure_x = None
+    # Last labelled x per (lane, above/below): a label too close to both neighbours is left
+    # to the mark's tooltip and the event list rather than printed over another.
+    last: dict[tuple[Side, int], float] = {}
+    for i, event in enumerate(m.events):
+        side = m.side_of(event)
+        x = axis.x(times[i])
+        dy = next((d for d in (-12, 22) if x - last.get((side, d), -1e9) >= _LABEL_GAP), None)
+        if dy is not None:
+            last[(side, dy)] = x
+        kind = "error" if event.level <= 2 else "warning" if event.level == 3 else "info"
+        if kind == "error" and failure_x is None:
+            failure_x = x
+        marks.append(
+            {
+                "href": f"#{anchor}-e{i}",
+                "x": x,
+                "y": _LANE_Y[side],
+                "kind": kind,
+                "label": str(event.event_id) if dy is not None else "",
+                "label_dy": dy or 0,
+                "title": f"{clock(times[i])} {clean(event.short_host, one_line=True)} "
+                f"{event.event_id} {clean(event.message, one_line=True)}",
+            }
+        )
+    phases = []
+    for p in m.phases:
+        if p.started is None or p.ended is None:
+            continue
+        side = Side.SOURCE if p.host == m.source else Side.DESTINATION
+        if p.host not in (m.source, m.destination):
+            side = Side.ANY
+        x0, x1 = axis.x(p.started), axis.x(p.ended)
+        phases.append(
+            {
+                "x": x0,
+                "y": _LANE_Y.get(side, _LANE_Y[Side.ANY]) - 22,
+                "w": max(x1 - x0, 2.0),
+                "name": clean(p.name, one_line=True),
+                "blackout": p.name == "offline",
+                "seconds": seconds(
+                    p.seconds if p.seconds is not None else (p.ended - p.started).total_seconds()
+                ),
+            }
+        )
+    ticks = []
+    for n in range(6):
+        offset = axis.span * n / 5
+        ticks.append(
+            {"x": round(_LEFT + (_WIDTH - _LEFT - _RIGHT) * n / 5, 1), "label": f"+{offset:.1f}s"}
+        )
+    return {
+        "width": _WIDTH,
+        "height": height,
+        "left": _LEFT,
+        "right": _WIDTH - _RIGHT,
+        "axis_y": height - 25,
+        "lanes": lanes,
+        "marks": marks,
+        "phases": phases,
+        "ticks": ticks,
+        "failure_x": failure_x,
+        "t0": iso(t0),
+    }
+
+
+def _graph(m: Migration, anchor: str) -> dict[str, Any] | None:
+    if not m.edges:
+        return None
+    used = sorted({e.a for e in m.edges} | {e.b for e in m.edges})
+    step = 90
+    width = 60 + step * max(len(used) - 1, 1)
+    pos: dict[int, tuple[float, float]] = {}
+    for order, i in enumerate(used):
+        if 0 <= i < len(m.events):
+            side = m.side_of(m.events[i])
+            pos[i] = (
+                40.0 + step * order,
+                {Side.SOURCE: 40.0, Side.DESTINATION: 110.0}.get(side, 180.0),
+            )
+    nodes = [
+        {
+            "href": f"#{anchor}-e{i}",
+            "x": x,
+            "y": y,
+            "label": str(m.events[i].event_id),
+            "title": f"{clean(m.events[i].short_host, one_line=True)} {m.events[i].event_id}",
+            "error": m.events[i].level <= 2,
+        }
+        for i, (x, y) in sorted(pos.items())
+    ]
+    edges = []
+    for e in m.edges:
+        if e.a not in pos or e.b not in pos:
+            continue
+        (x1, y1), (x2, y2) = pos[e.a], pos[e.b]
+        bend = -28 if y1 == y2 else 0  # arc same-lane edges so they do not hide under nodes
+        mx, my = (x1 + x2) / 2, (y1 + y2) / 2 + bend
+        edges.append(
+            {
+                "d": f"M{x1:.1f},{y1:.1f} Q{mx:.1f},{my:.1f} {x2:.1f},{y2:.1f}",
+                "reason": clean(e.reason, one_line=True),
+                "a": m.events[e.a].event_id,
+                "b": m.events[e.b].event_id,
+            }
+        )
+    height = max(y for _, y in pos.values()) + 40 if pos else 80
+    return {"width": width, "height": height, "nodes": nodes, "edges": edges}
+
+
+def _finding_view(f: Any) -> dict[str, Any]:
+    return {
+        "signature_id": clean(f.signature_id, one_line=True),
+        "title": clean(f.title, one_line=True),
+        "cause": clean(f.cause, one_line=True),
+        "severity": clean(f.severity, one_line=True),
+        "confidence": confidence(f.confidence),
+        "explanation": clean(f.explanation),
+        "evidence": [
+            {
+                "time": clock(ev.event.time),
+                "host": clean(ev.event.short_host, one_line=True),
+                "event_id": ev.event.event_id,
+                "why": clean(ev.why, one_line=True),
+            }
+            for ev in f.evidence
+        ],
+        "checks": [clean(c) for c in f.checks],
+        "remediation": [clean(r) for r in f.remediation],
+        "alternatives": [clean(a) for a in f.differential],
+        "notes": [clean(n) for n in f.notes],
+        "references": [clean(r, one_line=True) for r in f.references],
+    }
+
+
+def _migration_view(index: int, result: MigrationResult) -> dict[str, Any]:
+    m = result.migration
+    anchor = f"m{index}"
+    events = []
+    for i, event in enumerate(m.events):
+        codes = [{"code": c, "name": decoded_name(result, c) or ""} for c in event.error_codes]
+        events.append(
+            {
+                "anchor": f"{anchor}-e{i}",
+                "time": iso(_corrected(m, i)),
+                "logged": iso(event.time),
+                "host": clean(event.host, one_line=True),
+                "side": m.side_of(event).value,
+                "event_id": event.event_id,
+                "level": event.level_name,
+                "channel": clean(event.channel, one_line=True),
+                "provider": clean(event.provider, one_line=True),
+                "record_id": event.record_id,
+                "codes": codes,
+                "message": clean(event.message),
+                "summary": clean(event.message, one_line=True)[:140],
+                "origin": clean(event.origin.describe(), one_line=True),
+                "fields": [(clean(k, one_line=True), clean(v)) for k, v in event.fields],
+            }
+        )
+    return {
+        "anchor": anchor,
+        "vm": vm_label(result),
+        "vm_id": clean(m.vm_id or "", one_line=True),
+        "route": route(result),
+        "source_fqdn": clean(m.source_fqdn or "", one_line=True),
+        "destination_fqdn": clean(m.destination_fqdn or "", one_line=True),
+        "started": short_time(m.started),
+        "duration": seconds(m.duration_s),
+        "blackout": seconds(m.blackout_s),
+        "status": status_of(result).value,
+        "cause": cause_label(result),
+        "detail": needs_detail(result),
+        "concurrent": m.concurrent,
+        "coverage": [clean(c, one_line=True) for c in m.coverage],
+        "timeline": _timeline(m, anchor),
+        "graph": _graph(m, anchor),
+        "diagnosis": None if result.diagnosis is None else _finding_view(result.diagnosis),
+        "differential": [_finding_view(f) for f in result.differential],
+        "decoded": [
+            {"code": c, "name": clean(n, one_line=True), "text": clean(t, one_line=True)}
+            for c, n, t in result.decoded
+        ],
+        "events": events,
+    }
+
+
+def render_html(analysis: Analysis, options: RenderOptions) -> str:
+    """The self-contained HTML report."""
+    template = environment().get_template("report.html.j2")
+    inputs = [
+        {
+            "path": clean(r.path, one_line=True),
+            "format": clean(r.format, one_line=True),
+            "hosts": clean(", ".join(r.hosts), one_line=True),
+            "channels": clean(", ".join(r.channels), one_line=True),
+            "records": r.records,
+            "state": "skipped" if r.skipped else "dirty" if r.dirty else "read",
+        }
+        for r in sorted(analysis.inputs, key=lambda r: r.path)
+    ]
+    return template.render(
+        **page_context(),
+        title="migdiag report",
+        generated=short_time(options.now) if options.now is not None else None,
+        hosts=[clean(h, one_line=True) for h in sorted(analysis.hosts)],
+        first=short_time(analysis.first_event),
+        last=short_time(analysis.last_event),
+        summary=summary_obj(analysis),
+        inputs=inputs,
+        warnings=input_warnings(analysis.inputs) + [clean(w) for w in analysis.warnings],
+        skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
+        migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
+    )
+
+
+def render_page(template_name: str, context: Mapping[str, Any]) -> str:
+    """Render another page (the triage index) with the same environment, CSS and CSP."""
+    return environment().get_template(template_name).render(**page_context(), **context)
+
+
+__all__: Sequence[str] = ("environment", "render_html", "render_page")

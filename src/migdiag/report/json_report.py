@@ -1,0 +1,220 @@
+"""``--format json``: the analysis as a versioned document (schema in ``schema/``).
+
+Keys are emitted in a fixed order (the order below), lists in the analysis' order, which is
+meaningful (events by corrected time, findings by rank).  Log text is kept verbatim: JSON is
+data for other tools, and every consumer escapes for its own sink.  ``ensure_ascii`` keeps
+control and bidi characters as ``\\u`` escapes so that ``cat report.json`` is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from migdiag.model import (
+    Analysis,
+    Event,
+    Evidence,
+    Finding,
+    InputReport,
+    Migration,
+    MigrationResult,
+    Outcome,
+)
+from migdiag.report.options import RenderOptions
+from migdiag.report.text import Status, iso, status_of
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_RESOURCE = "report/schema/analysis.schema.json"
+
+
+def schema_text() -> str:
+    """The shipped JSON Schema, as ``migdiag schema`` prints it."""
+    return resources.files("migdiag").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+@cache
+def _schema() -> str:
+    return schema_text()
+
+
+def load_schema() -> dict[str, Any]:
+    data = json.loads(_schema())
+    assert isinstance(data, dict)
+    return data
+
+
+def _num(value: float | None) -> float | None:
+    # Three decimals: milliseconds, the precision every time in the report carries.
+    return None if value is None else round(value, 3)
+
+
+def _input(report: InputReport) -> dict[str, Any]:
+    return {
+        "path": report.path,
+        "format": report.format,
+        "host": report.hosts[0] if len(report.hosts) == 1 else None,
+        "hosts": list(report.hosts),
+        "channel": report.channels[0] if len(report.channels) == 1 else None,
+        "channels": list(report.channels),
+        "records": report.records,
+        "relevant": report.relevant,
+        "recovered": report.recovered,
+        "dropped": report.dropped,
+        "bad_chunks": report.bad_chunks,
+        "dirty": report.dirty,
+        "skipped": report.skipped,
+        "error": report.error,
+        "warnings": list(report.warnings),
+    }
+
+
+def _event(m: Migration, index: int, event: Event) -> dict[str, Any]:
+    corrected = m.corrected_times[index] if index < len(m.corrected_times) else event.time
+    return {
+        "index": index,
+        "time": iso(event.time),
+        "corrected_time": iso(corrected),
+        "host": event.short_host,
+        "host_fqdn": event.host if "." in event.host else None,
+        "side": m.side_of(event).value,
+        "channel": event.channel,
+        "provider": event.provider,
+        "event_id": event.event_id,
+        "level": event.level_name,
+        "record_id": event.record_id,
+        "error_code": event.error_codes[0] if event.error_codes else None,
+        "error_codes": list(event.error_codes),
+        "message": event.message,
+        "input": {
+            "path": event.origin.path,
+            "format": event.origin.format,
+            "record": event.origin.record,
+            "offset": event.origin.offset,
+        },
+        "time_assumed": event.time_assumed,
+        "fields": [{"name": name, "value": value} for name, value in event.fields],
+    }
+
+
+def _index_of(m: Migration, event: Event) -> int | None:
+    try:
+        return m.events.index(event)
+    except ValueError:
+        return None  # a finding may cite an event outside the attempt (e.g. a host-wide one)
+
+
+def _evidence(m: Migration, ev: Evidence) -> dict[str, Any]:
+    return {
+        "event_index": _index_of(m, ev.event),
+        "time": iso(ev.event.time),
+        "host": ev.event.short_host,
+        "event_id": ev.event.event_id,
+        "error_codes": list(ev.event.error_codes),
+        "why": ev.why,
+    }
+
+
+def finding_obj(m: Migration, f: Finding) -> dict[str, Any]:
+    return {
+        "signature_id": f.signature_id,
+        "cause": f.cause,
+        "title": f.title,
+        "severity": f.severity,
+        "confidence": _num(f.confidence),
+        "explanation": f.explanation,
+        "evidence": [_evidence(m, ev) for ev in f.evidence],
+        "corroboration": [_evidence(m, ev) for ev in f.corroboration],
+        "checks": list(f.checks),
+        "remediation": list(f.remediation),
+        "alternatives": list(f.differential),
+        "references": list(f.references),
+        "notes": list(f.notes),
+    }
+
+
+def migration_obj(result: MigrationResult) -> dict[str, Any]:
+    m = result.migration
+    diagnosis = result.diagnosis
+    return {
+        "id": m.id,
+        "vm_name": m.vm_name,
+        "vm_id": m.vm_id,
+        "source": m.source,
+        "destination": m.destination,
+        "source_fqdn": m.source_fqdn,
+        "destination_fqdn": m.destination_fqdn,
+        "outcome": m.outcome.value,
+        "status": status_of(result).value,
+        "started": iso(m.started),
+        "ended": iso(m.ended),
+        "duration_s": _num(m.duration_s),
+        "blackout_s": _num(m.blackout_s),
+        "concurrent": m.concurrent,
+        "coverage": list(m.coverage),
+        "phases": [
+            {
+                "name": p.name,
+                "host": p.host,
+                "started": iso(p.started),
+                "ended": iso(p.ended),
+                "seconds": _num(p.seconds),
+            }
+            for p in m.phases
+        ],
+        "events": [_event(m, i, e) for i, e in enumerate(m.events)],
+        "edges": [{"from": e.a, "to": e.b, "reason": e.reason} for e in m.edges],
+        "decoded_errors": [
+            {"code": code, "name": name, "text": text} for code, name, text in result.decoded
+        ],
+        "diagnosis": None if diagnosis is None else finding_obj(m, diagnosis),
+        "differential": [finding_obj(m, f) for f in result.differential],
+    }
+
+
+def summary_obj(analysis: Analysis) -> dict[str, int]:
+    statuses = [status_of(r) for r in analysis.results]
+    return {
+        "migrations": len(analysis.results),
+        "failed": statuses.count(Status.FAILED),
+        "slow": statuses.count(Status.SLOW),
+        "succeeded": sum(1 for r in analysis.results if r.migration.outcome is Outcome.SUCCEEDED),
+        "unknown": statuses.count(Status.UNKNOWN),
+        "in_progress": statuses.count(Status.IN_PROGRESS),
+        "unknown_cause": sum(
+            1
+            for r, s in zip(analysis.results, statuses, strict=True)
+            if s is Status.FAILED and r.diagnosis is None
+        ),
+    }
+
+
+def to_json_obj(analysis: Analysis) -> dict[str, Any]:
+    """The analysis as plain JSON-able data, in the shape ``analysis.schema.json`` describes."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "time_range": {"first": iso(analysis.first_event), "last": iso(analysis.last_event)},
+        "hosts": sorted(analysis.hosts),
+        "inputs": [_input(r) for r in sorted(analysis.inputs, key=lambda r: r.path)],
+        "warnings": list(analysis.warnings),
+        "clock_skews": [
+            {
+                "host": s.host,
+                "reference": s.reference,
+                "offset_s": _num(s.offset_s),
+                "samples": s.samples,
+                "description": s.describe(),
+            }
+            for s in sorted(analysis.skews, key=lambda s: (s.host, s.reference))
+        ],
+        "summary": summary_obj(analysis),
+        "migrations": [migration_obj(r) for r in analysis.results],
+    }
+
+
+def render_json(analysis: Analysis, options: RenderOptions) -> str:
+    """``--format json``; ``options`` change nothing, so that the output is a pure function."""
+    del options
+    return json.dumps(to_json_obj(analysis), indent=2, ensure_ascii=True) + "\n"

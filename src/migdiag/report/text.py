@@ -1,0 +1,148 @@
+"""Display text shared by every renderer: neutralising log text, times, durations, status.
+
+Log text is untrusted.  Each sink still escapes for its own syntax (rich markup, HTML,
+Markdown); this module removes what no sink should ever pass through: terminal escape
+sequences, control characters and bidi overrides that would reorder what a reader sees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from migdiag.model import SLOW_BLACKOUT_S, Finding, InputReport, MigrationResult, Outcome
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and any other two-byte ESC sequence.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+# C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some
+# terminals), and the bidi embedding/override/isolate characters ("trojan source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def _visible(match: re.Match[str]) -> str:
+    # Shown, not dropped: a support engineer should see that the log held something odd.
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str | None, *, one_line: bool = False) -> str:
+    """Log text with escape sequences removed and control characters made visible."""
+    if text is None:
+        return ""
+    out = _ANSI.sub("", text.replace("\r\n", "\n"))
+    out = _CONTROL.sub(_visible, out.replace("\r", "\n"))
+    if one_line:
+        out = _SPACE_RUN.sub(" ", out).strip()
+    return out
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with ``Z`` and milliseconds: one fixed width for every time we print."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def short_time(value: datetime | None) -> str:
+    """``2013-10-08 08:06:15Z``: for tables, where milliseconds are noise."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def clock(value: datetime | None) -> str:
+    """``08:06:25.800``: for evidence lines, which sit under a dated header."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 60:
+        minutes, rest = divmod(value, 60)
+        return f"{int(minutes)}m{rest:04.1f}s"
+    return f"{value:.1f}s"
+
+
+def confidence(value: float) -> str:
+    return f"{round(value * 100):d}%"
+
+
+class Status(StrEnum):
+    """What a reader of a report cares about, ordered worst first."""
+
+    FAILED = "failed"
+    SLOW = "slow"
+    UNKNOWN = "unknown"
+    IN_PROGRESS = "in-progress"
+    OK = "ok"
+
+
+LONG_BLACKOUT_EVENT = 20417  # VMMS says the blackout was unexpectedly long
+
+
+def status_of(result: MigrationResult) -> Status:
+    m = result.migration
+    if m.outcome is Outcome.FAILED:
+        return Status.FAILED
+    if m.outcome is Outcome.SUCCEEDED:
+        long_blackout = m.blackout_s is not None and m.blackout_s >= SLOW_BLACKOUT_S
+        flagged = any(e.event_id == LONG_BLACKOUT_EVENT for e in m.events)
+        # A finding on a successful attempt means a signature saw something worth a look.
+        if long_blackout or flagged or result.diagnosis is not None:
+            return Status.SLOW
+        return Status.OK
+    if m.outcome is Outcome.IN_PROGRESS:
+        return Status.IN_PROGRESS
+    return Status.UNKNOWN
+
+
+def needs_detail(result: MigrationResult) -> bool:
+    """Failed and slow attempts (and any with a finding) get a section of their own."""
+    return status_of(result) in (Status.FAILED, Status.SLOW) or result.diagnosis is not None
+
+
+def cause_label(result: MigrationResult) -> str:
+    finding: Finding | None = result.diagnosis
+    if finding is not None:
+        return clean(finding.title, one_line=True)
+    if status_of(result) is Status.FAILED:
+        return "unknown cause"
+    return "-"
+
+
+def route(result: MigrationResult) -> str:
+    m = result.migration
+    return f"{clean(m.source or '?', one_line=True)} → {clean(m.destination or '?', one_line=True)}"
+
+
+def vm_label(result: MigrationResult) -> str:
+    m = result.migration
+    return clean(m.vm_name or m.vm_id or "(unknown VM)", one_line=True)
+
+
+def decoded_name(result: MigrationResult, code: str) -> str | None:
+    for known, name, _text in result.decoded:
+        if known == code:
+            return name
+    return None
+
+
+def input_warnings(reports: Sequence[InputReport]) -> list[str]:
+    """Per-file problems in one flat, ordered list (skipped files first, then the rest)."""
+    lines: list[str] = []
+    for r in reports:
+        if r.skipped:
+            lines.append(f"skipped {clean(r.path, one_line=True)}: {clean(r.error, one_line=True)}")
+    for r in reports:
+        if r.dirty:
+            lines.append(f"dirty (not cleanly closed): {clean(r.path, one_line=True)}")
+        for w in r.warnings:
+            lines.append(f"{clean(r.path, one_line=True)}: {clean(w, one_line=True)}")
+    return lines

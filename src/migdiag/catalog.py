@@ -30,6 +30,7 @@ class EventSpec:
     verified: bool
     source: str
     phase: tuple[str, str] | None = None  # (phase name, "start" | "end")
+    follows: tuple[int, ...] = ()  # event ids this one typically follows in one attempt
 
     def position(self, role: str) -> int | None:
         for name, pos in self.params:
@@ -112,6 +113,7 @@ def build_catalog(data: Mapping[str, Any]) -> Catalog:
             verified=bool(raw["verified"]),
             source=str(raw["source"]),
             phase=(str(phase["name"]), str(phase["edge"])) if phase else None,
+            follows=tuple(int(i) for i in raw.get("follows") or ()),
         )
         events[(provider.lower(), spec.event_id)] = spec
     codes = {

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 import networkx as nx
 import pandas as pd
 
-from migdiag.catalog import Catalog, default_catalog
+from migdiag.catalog import Catalog, EventSpec, default_catalog
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Edge,
@@ -123,7 +123,9 @@ def correlate(
     attempts = _group_by_vm(ordered, kinds, keys, catalog, skew_tolerance)
     skews, offsets = _estimate_skew(ordered, kinds, attempts)
     corrected = [e.time + timedelta(seconds=offsets.get(e.short_host, 0.0)) for e in ordered]
-    unattached = _attach_anonymous(ordered, kinds, keys, attempts, corrected, skew_tolerance)
+    unattached = _attach_anonymous(
+        ordered, kinds, keys, attempts, corrected, skew_tolerance, catalog
+    )
 
     graph = nx.Graph()
     for number, attempt in enumerate(attempts):
@@ -220,21 +222,39 @@ def _join(
         if source:
             attempt.source = attempt.source or source.split(".")[0].upper()
     if attempt.members:
-        prev = attempt.members[-1]
-        prev_event = ordered[prev]
-        if prev_event.short_host == host:
-            reason = f"same VM {_vm_label(e)} on {host}"
-        else:
-            reason = (
-                f"{prev_event.short_host} and {host} both logged VM {_vm_label(e)} "
-                "within the attempt"
-            )
-        attempt.edges.append(Edge(prev, pos, reason))
+        prev = _predecessor(attempt, e, spec, ordered)
+        attempt.edges.append(Edge(prev, pos, _reason(attempt, ordered[prev], e, spec)))
     attempt.members.append(pos)
     attempt.first = attempt.first or e.time
     attempt.last = e.time
     if e.event_id in TERMINAL_IDS:
         attempt.ended = True
+
+
+def _predecessor(
+    attempt: _Attempt, e: Event, spec: EventSpec | None, ordered: Sequence[Event]
+) -> int:
+    """The member this event hangs from: the latest event the catalog says it follows,
+    else the latest member."""
+    if spec is not None and spec.follows:
+        for member in reversed(attempt.members):
+            if ordered[member].event_id in spec.follows:
+                return member
+    return attempt.members[-1]
+
+
+def _reason(attempt: _Attempt, prev: Event, e: Event, spec: EventSpec | None) -> str:
+    vm = _vm_label(e)
+    if spec is not None and prev.event_id in spec.follows:
+        where = "on the same host" if prev.short_host == e.short_host else "across the hosts"
+        return f"{e.event_id} follows {prev.event_id} in a migration ({where}; catalog rule)"
+    if e.provider.lower().endswith("high-availability") and e.vm_name:
+        return f"the cluster's {e.event_id} names VM {vm} (its resource 'Virtual Machine {vm}')"
+    if prev.short_host == e.short_host:
+        return f"same VM {vm} on {e.short_host}"
+    if attempt.destination == e.short_host and attempt.source == prev.short_host:
+        return f"{prev.short_host} migrates {vm} to {e.short_host}; {e.short_host} logged {vm} too"
+    return f"{prev.short_host} and {e.short_host} both logged VM {vm} within the attempt"
 
 
 def _vm_label(e: Event) -> str:
@@ -317,8 +337,10 @@ def _attach_anonymous(
     attempts: Sequence[_Attempt],
     corrected: Sequence[datetime],
     tolerance: timedelta,
+    catalog: Catalog,
 ) -> list[int]:
     unattached: list[int] = []
+    specs = [catalog.spec(x.provider, x.event_id) for x in ordered]
     for pos, e in enumerate(ordered):
         if keys[pos] is not None or kinds[pos] == "cluster-network":
             continue
@@ -341,15 +363,34 @@ def _attach_anonymous(
             unattached.append(pos)
             continue
         attempt = attempts[best[1]]
-        anchor = min(
-            attempt.members, key=lambda m: abs((corrected[m] - corrected[pos]).total_seconds())
-        )
         side = "source" if host == attempt.source else "destination"
-        attempt.edges.append(
-            Edge(anchor, pos, f"logged by {host} (the {side}) while the attempt was running")
-        )
+        reason = f"logged by {host} (the {side}) while the attempt was running"
+
+        at = corrected[pos]
+        gap = {m: abs((corrected[m] - at).total_seconds()) for m in attempt.members}
+
+        # Hang it from the member the catalog says follows it on the same host (22038 is
+        # followed by 21018 and 21024), else from the nearest member in time.
+        followers = [
+            m
+            for m in attempt.members
+            if ordered[m].short_host == host and e.event_id in _follows(specs[m])
+        ]
+        if followers:
+            anchor = min(followers, key=gap.__getitem__)
+            reason = (
+                f"{ordered[anchor].event_id} follows {e.event_id} in a migration (catalog rule); "
+                + reason
+            )
+        else:
+            anchor = min(attempt.members, key=gap.__getitem__)
+        attempt.edges.append(Edge(anchor, pos, reason))
         attempt.members.append(pos)
     return unattached
+
+
+def _follows(spec: EventSpec | None) -> tuple[int, ...]:
+    return spec.follows if spec is not None else ()
 
 
 def _log_end_by_host(ordered: Sequence[Event]) -> dict[str, datetime]:

@@ -123,15 +123,21 @@ def _read_all(
 
 
 def dedup(events: Iterable[Event]) -> list[Event]:
-    """The same record given twice (a file twice, an EVTX and its XML export) counts once."""
+    """The same record given twice (a file twice, an EVTX and its XML export) counts once.
+
+    Text and CSV exports carry no payload, so their copy of a record can only be matched on
+    host, channel, id and second: such a copy is dropped when a copy with a payload exists."""
     seen: set[tuple[object, ...]] = set()
-    out = []
+    with_payload: set[tuple[object, ...]] = set()
+    unique = []
     for event in events:
         key = event.identity
         if key not in seen:
             seen.add(key)
-            out.append(event)
-    return out
+            unique.append(event)
+            if event.fields:
+                with_payload.add(key[:4])
+    return [e for e in unique if e.fields or e.identity[:4] not in with_payload]
 
 
 def read_events(

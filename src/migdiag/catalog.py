@@ -6,8 +6,9 @@ The catalog is data: the reference's facts with a ``verified`` flag each.  A use
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -136,10 +137,86 @@ def build_catalog(data: Mapping[str, Any]) -> Catalog:
 
 
 @cache
-def default_catalog() -> Catalog:
-    """The catalog shipped in the package."""
+def shipped_catalog() -> Catalog:
+    """The catalog shipped in the package, without a user's imported templates."""
     text = resources.files("migdiag").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
     return build_catalog(_load_yaml(text))
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The shipped catalog with the user's imported templates on top (``catalog import``)."""
+    return apply_overrides(shipped_catalog(), load_overrides())
+
+
+ENV_CONFIG_DIR = "MIGDIAG_CONFIG_DIR"
+
+
+def user_catalog_path() -> Path:
+    """Where imported templates live: $MIGDIAG_CONFIG_DIR, else the XDG config folder."""
+    base = os.environ.get(ENV_CONFIG_DIR)
+    if base:
+        return Path(base) / "catalog-overrides.yaml"
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(xdg) / "migdiag" / "catalog-overrides.yaml"
+
+
+Overrides = dict[str, dict[int, dict[str, Any]]]
+
+
+def load_overrides(path: Path | None = None) -> Overrides:
+    """``{provider: {event id: {template, level?, channel?}}}`` from the user catalog."""
+    path = path or user_catalog_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return {}  # a broken user file must not stop an analysis; `catalog import` rewrites it
+    providers = data.get("providers") if isinstance(data, Mapping) else None
+    if not isinstance(providers, Mapping):
+        return {}
+    return {
+        str(p): {int(k): dict(v) for k, v in events.items() if isinstance(v, Mapping)}
+        for p, events in providers.items()
+        if isinstance(events, Mapping)
+    }
+
+
+def apply_overrides(catalog: Catalog, overrides: Overrides) -> Catalog:
+    """Real templates replace guessed ones; events the shipped catalog lacks are added."""
+    if not overrides:
+        return catalog
+    events = dict(catalog.events)
+    for provider, entries in overrides.items():
+        for event_id, entry in entries.items():
+            key = (provider.lower(), event_id)
+            old = events.get(key)
+            template = str(entry.get("template", old.template if old else ""))
+            level = int(entry.get("level", old.level if old else 4))
+            channel = str(entry.get("channel", old.channel if old else ""))
+            if old is not None:
+                events[key] = replace(
+                    old,
+                    template=template,
+                    level=level,
+                    channel=channel or old.channel,
+                    verified=True,
+                    source="imported from the host's provider metadata",
+                )
+            else:
+                events[key] = EventSpec(
+                    event_id=event_id,
+                    provider=provider,
+                    channel=channel,
+                    level=level,
+                    side="either",
+                    kind="other",
+                    template=template,
+                    params=(),
+                    names=(),
+                    verified=True,
+                    source="imported from the host's provider metadata",
+                )
+    return replace(catalog, events=events)
 
 
 def load_catalog(path: Path) -> Catalog:

@@ -1,0 +1,74 @@
+"""Normalisation: one canonical form for channels, VM ids, hosts and error codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migdiag.api import Options, read_events
+from migdiag.normalise import (
+    canonical_channel,
+    canonical_vm_id,
+    extract_error_codes,
+    normalise_text,
+    strip_resource_prefix,
+)
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("forcibly closed by the remote host. (0x80072746).", ("0x80072746",)),
+        ("failed to respond (0X8007274C)", ("0x8007274C",)),
+        ("timeout period expired. (0x800705B4).", ("0x800705B4",)),
+        ("No mapping between account names and security IDs was done 80070534", ("0x80070534",)),
+        ("<ErrorMessage>%%2147942432</ErrorMessage>", ("0x80070020",)),
+        ("HRESULT -2147024809", ("0x80070057",)),
+        ("A cluster network is not available (0x000013AB)", ("0x000013AB",)),
+        ("VMID 41EF2DB0-0C0A-12FE-25CB-C3330D937F27 at 20131008 and build 17763", ()),
+    ],
+)
+def test_error_codes_in_every_logged_form(text: str, codes: tuple[str, ...]) -> None:
+    assert extract_error_codes(text) == codes
+
+
+def test_identity_forms() -> None:
+    assert canonical_channel("Microsoft-Windows-Hyper-V-VMMS/Admin") == (
+        "Microsoft-Windows-Hyper-V-VMMS-Admin"
+    )
+    assert canonical_vm_id("{e0d09432-a320-44cc-8a12-e1300549b99d}") == (
+        "E0D09432-A320-44CC-8A12-E1300549B99D"
+    )
+    assert canonical_vm_id("E0D09432A32044CC8A12E1300549B99D") == (
+        "E0D09432-A320-44CC-8A12-E1300549B99D"
+    )
+    assert strip_resource_prefix("Virtual Machine Configuration SQL-01") == "SQL-01"
+    assert strip_resource_prefix("'SCVMM VM01'") == "VM01"
+    assert normalise_text("isn't “VM1”  doesn't") == "is not 'vm1' does not"
+
+
+def test_a_record_given_as_evtx_and_as_copy_as_text_counts_once(tmp_path: Path) -> None:
+    evtx = SAMPLES / "seed-mtu-reset" / "SRV1" / "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"
+    _, from_evtx, _ = read_events([str(evtx)], Options(jobs=1))
+    first = next(e for e in from_evtx if e.event_id == 22038)
+    # Event Viewer's "Copy details as text", times in UTC (offset +00:00), no Event Xml.
+    block = (
+        "Log Name:      Microsoft-Windows-Hyper-V-VMMS-Admin\n"
+        "Source:        Microsoft-Windows-Hyper-V-VMMS\n"
+        f"Date:          {first.time:%m/%d/%Y %I:%M:%S %p}\n"
+        "Event ID:      22038\n"
+        "Task Category: None\n"
+        "Level:         Error\n"
+        "Keywords:      \n"
+        "User:          SYSTEM\n"
+        f"Computer:      {first.host}\n"
+        "Description:\n"
+        f"{first.message}\n"
+    )
+    text = tmp_path / "pasted.txt"
+    text.write_text(block, encoding="utf-8")
+    _, both, _ = read_events([str(evtx), str(text)], Options(jobs=1))
+    assert len(both) == len(from_evtx)

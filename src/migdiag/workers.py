@@ -67,7 +67,7 @@ def run_isolated(
     """``[func(*task) for task in tasks]`` in ``jobs`` worker processes, in task order.
 
     ``func`` must be a module-level function (it is sent to the workers by reference)."""
-    ctx = mp.get_context(_start_method())
+    ctx: Any = mp.get_context(_start_method())  # fork and spawn contexts share the API
     results: list[R | Failure | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     pending.reverse()

@@ -143,3 +143,23 @@ def test_triage_ranks_cases_and_writes_an_index(tmp_path: Path) -> None:
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert index.count('href="./case-') == 3
     assert len(list((tmp_path / "out").glob("case-*.html"))) == 3
+
+
+def test_pasted_text_among_the_inputs_is_explained_beside_the_logs(tmp_path: Path) -> None:
+    ticket = tmp_path / "ticket.txt"
+    ticket.write_text(
+        "Move-VM : Virtual machine migration operation for 'SQL-01' failed at migration source"
+        " 'HV01'. (Virtual machine ID 3F2B9C1E-6D1A-4C77-9E0A-21B5D3C4E8F1)\n"
+        "Failed to send data for a Virtual Machine migration: An existing connection was"
+        " forcibly closed by the remote host. (0x80072746).\n",
+        encoding="utf-8",
+    )
+    result = migdiag("analyze", str(ticket), str(SAMPLES / "healthy-drain"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert len(data["migrations"]) == 10  # the logs are still analysed
+    [pasted] = data["pasted"]
+    assert pasted["causes"][0]["cause"] == "mtu-mismatch"
+    assert {e["line"] for e in pasted["causes"][0]["evidence"]} <= {1, 2}
+    formats = {i["path"]: i["format"] for i in data["inputs"]}
+    assert formats[str(ticket)] == "pasted-text"

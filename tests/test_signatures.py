@@ -235,3 +235,39 @@ def test_cli_lists_and_tests(library: Library) -> None:
     assert runner.invoke(app, ["show", "nope"]).exit_code == 2
     tested = runner.invoke(app, ["test", str(CASES)])
     assert tested.exit_code == 0, tested.output
+
+
+# -- the text: rule (migdiag explain) -----------------------------------------------------------
+
+TEXT_BAD = """\
+id: text-bad
+title: A text rule that claims too much
+cause: mtu-mismatch
+severity: error
+applies_to: failed
+confidence: 0.5
+require:
+  - {why: something, id: 22038}
+explanation: Long enough explanation.
+checks: [{what: look}]
+remediation: [{what: fix}]
+text:
+  confidence: 0.6
+  one_of:
+    - {why: too sure, codes: ["0x80072746"], confidence: 0.7}
+    - {why: alone without a code, fragments: ["x"], alone: true}
+"""
+
+
+def test_text_rule_must_stay_below_the_logs(tmp_path: Path) -> None:
+    (tmp_path / "text-bad.yaml").write_text(TEXT_BAD)
+    problems = validate_dir(tmp_path)
+    assert len(problems) == 3, problems
+    assert any(":13: text.confidence 0.6 must be below" in p for p in problems)
+    assert any(":15: text.one_of.0.confidence 0.7 is above the cap" in p for p in problems)
+    assert any(":16: text.one_of.1: alone needs codes" in p for p in problems)
+
+
+def test_catalogue_shows_text_rules(library: Library) -> None:
+    page = render_catalogue(library)
+    assert "From pasted text alone" in page and "What would make it sure" in page

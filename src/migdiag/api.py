@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from migdiag.catalog import Catalog, default_catalog
 from migdiag.correlate import correlate
 from migdiag.diagnose import Library, diagnose, load_library
 from migdiag.errors import InputError
-from migdiag.model import DEFAULT_SKEW_TOLERANCE, Analysis, Event, InputReport
+from migdiag.model import DEFAULT_SKEW_TOLERANCE, Analysis, Event, InputReport, PastedText
 from migdiag.normalise import normalise
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.bundle import expand
@@ -42,6 +42,23 @@ class Options:
 class _FileResult:
     report: InputReport
     events: tuple[Event, ...]
+    text: str | None = None  # free text to explain (format "pasted-text")
+
+
+PASTED = "pasted-text"
+
+
+def _as_text(source: InputSource) -> str | None:
+    """The input as text when it looks like text a person pasted (no log format)."""
+    from migdiag.explain import decode_bytes
+
+    if source.size > 4 * 1024 * 1024:  # a paste is small; a large unknown file is not one
+        return None
+    with source.open() as f:
+        data = f.read()
+    text = decode_bytes(data)
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return text if text.strip() and printable >= 0.95 * len(text) else None
 
 
 IGNORED = "ignored"  # InputReport.format of a non-log file found inside a folder or zip
@@ -60,6 +77,9 @@ def read_source(
     except OSError as exc:
         return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
     if fmt is None:
+        text = _as_text(source)
+        if text is not None:
+            return _FileResult(stats.report(source.name, PASTED), (), text)
         if not named:
             stats.warn("not a log format migdiag reads; ignored")
             return _FileResult(stats.report(source.name, IGNORED), ())
@@ -144,6 +164,20 @@ def read_events(
     paths: Sequence[str], options: Options = Options(), progress: Progress | None = None
 ) -> tuple[list[InputReport], list[Event], list[str]]:
     """Inputs -> (per-file reports, normalised deduplicated events, input-level errors)."""
+    reports, events, _, refused = _read(paths, options, progress)
+    return reports, events, refused
+
+
+def _read_with_texts(
+    paths: Sequence[str], options: Options, progress: Progress | None
+) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]]]:
+    reports, events, texts, _ = _read(paths, options, progress)
+    return reports, events, texts
+
+
+def _read(
+    paths: Sequence[str], options: Options, progress: Progress | None
+) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
     catalog = default_catalog()
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
@@ -155,7 +189,8 @@ def read_events(
         name, _, why = message.partition(": ")
         reports.append(InputReport(path=name, format="unknown", error=why or message))
     events = dedup(e for r in results for e in r.events)
-    return reports, events, refused
+    texts = {r.report.path: (r.text, r.report.path in named) for r in results if r.text is not None}
+    return reports, events, texts, refused
 
 
 def analyze(
@@ -171,7 +206,8 @@ def analyze(
     """
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, _ = read_events(paths, options, progress)
+    reports, events, texts = _read_with_texts(paths, options, progress)
+    pasted, reports = _explain_texts(texts, reports, library, catalog)
     correlation = correlate(events, catalog, options.skew_tolerance)
     results = tuple(diagnose(m, library, catalog, events) for m in correlation.migrations)
 
@@ -191,4 +227,47 @@ def analyze(
         hosts=tuple(sorted({e.short_host for e in events})),
         first_event=min(times) if times else None,
         last_event=max(times) if times else None,
+        pasted=tuple(pasted),
     )
+
+
+def _explain_texts(
+    texts: dict[str, tuple[str, bool]],
+    reports: list[InputReport],
+    library: Library,
+    catalog: Catalog,
+) -> tuple[list[PastedText], list[InputReport]]:
+    """Pasted text among the inputs: its findings go beside the migrations.  Text with no
+    live-migration evidence is not a log: ignored inside a folder, an error when named."""
+    from migdiag.explain import explain_text
+
+    pasted: list[PastedText] = []
+    out: list[InputReport] = []
+    for report in reports:
+        if report.path not in texts:
+            out.append(report)
+            continue
+        text, named = texts[report.path]
+        x = explain_text(text, library, catalog, source=report.path)
+        if x.evidence_found:
+            pasted.append(
+                PastedText(
+                    path=report.path,
+                    findings=x.findings,
+                    decoded=tuple((d.code, d.name, d.text) for d in x.decoded),
+                    missing=tuple(
+                        m.what + (f": {m.command}" if m.command else "") for m in x.missing
+                    ),
+                )
+            )
+            out.append(replace(report, warnings=(*report.warnings, "read as pasted text")))
+        elif named:
+            why = "not a log format, and no live-migration evidence in its text"
+            out.append(replace(report, format="unknown", error=why))
+        else:
+            out.append(
+                replace(
+                    report, format=IGNORED, warnings=("not a log format migdiag reads; ignored",)
+                )
+            )
+    return pasted, out

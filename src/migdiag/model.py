@@ -244,6 +244,17 @@ class MigrationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PastedText:
+    """Findings from an input that is free text a customer pasted (no log format): a Move-VM
+    error, a cluster dialog, event descriptions without headers (``migdiag explain``)."""
+
+    path: str
+    findings: tuple[Finding, ...]  # ranked; evidence events carry the matched lines
+    decoded: tuple[tuple[str, str, str], ...]  # (code, symbolic name, Windows text)
+    missing: tuple[str, ...]  # what to collect to be sure, with the commands
+
+
+@dataclass(frozen=True, slots=True)
 class InputReport:
     """What happened to one input file: the user must be able to see every file's fate."""
 
@@ -292,6 +303,7 @@ class Analysis:
     hosts: tuple[str, ...] = ()
     first_event: datetime | None = None
     last_event: datetime | None = None
+    pasted: tuple[PastedText, ...] = ()
 
     @property
     def migrations(self) -> tuple[Migration, ...]:

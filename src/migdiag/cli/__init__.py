@@ -465,6 +465,9 @@ def _mount_subcommands() -> None:
 
     app.add_typer(signatures_cli.app, name="signatures")
     app.add_typer(catalog_app, name="catalog")
+    from migdiag.cli.explain import explain
+
+    app.command("explain")(explain)
 
 
 _mount_subcommands()

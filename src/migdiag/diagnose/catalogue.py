@@ -7,7 +7,7 @@ A test keeps the committed page equal to ``render_catalogue(load_library())``; r
 from __future__ import annotations
 
 from migdiag.diagnose.loader import Library
-from migdiag.diagnose.signature import Clause, Matcher, Signature
+from migdiag.diagnose.signature import Clause, Matcher, Signature, TextMatcher, TextRule
 
 HEADER = """# Signature catalogue
 
@@ -50,6 +50,44 @@ def _clause(c: Clause, sign: str = "+") -> str:
     return f"- {head}{', '.join(parts)} — {c.why}"
 
 
+def _text_matcher(m: TextMatcher, sign: str = "") -> str:
+    parts = []
+    if m.codes:
+        parts.append("codes " + ", ".join(f"`{c}`" for c in m.codes))
+    if m.codes_any:
+        parts.append("any of codes " + ", ".join(f"`{c}`" for c in m.codes_any))
+    if m.fragments:
+        parts.append("text " + ", ".join(f'"{f}"' for f in m.fragments))
+    if m.fragments_any:
+        parts.append("any of texts " + " / ".join(f'"{f}"' for f in m.fragments_any))
+    if m.ids:
+        parts.append("event id " + "/".join(str(i) for i in m.ids) + " named")
+    if m.alone:
+        parts.append("even without live-migration wording")
+    if m.delta:
+        label = f"({sign}{m.delta:.2f}) "
+    elif m.confidence is not None:
+        label = f"({m.confidence:.2f}) "
+    else:
+        label = ""
+    return f"- {label}{', '.join(parts)} — {m.why}"
+
+
+def _text_rule(rule: TextRule) -> list[str]:
+    lines = ["", f"From pasted text alone (`migdiag explain`, at most {rule.confidence:.2f}):", ""]
+    if rule.one_of:
+        lines += [_text_matcher(m) for m in rule.one_of]
+    else:
+        lines.append(f"- cannot be shown from text: {rule.note or 'no rule'}")
+    if rule.raises or rule.lowers:
+        lines += [_text_matcher(m, "+") for m in rule.raises]
+        lines += [_text_matcher(m, "-") for m in rule.lowers]
+    if rule.missing:
+        lines += ["", "What would make it sure:", ""]
+        lines += [f"- {s.describe()}" for s in rule.missing]
+    return lines
+
+
 def render_signature(sig: Signature) -> list[str]:
     lines = [
         f"## `{sig.id}`",
@@ -80,6 +118,8 @@ def render_signature(sig: Signature) -> list[str]:
     if sig.raises or sig.lowers:
         lines += ["", f"Corroboration (both hosts, ±{sig.window_s:g} s):", ""]
         lines += [_clause(c, "+") for c in sig.raises] + [_clause(c, "-") for c in sig.lowers]
+    if sig.text is not None:
+        lines += _text_rule(sig.text)
     if sig.verified_note:
         lines += ["", f"> Verification: {sig.verified_note}"]
     if sig.differential:

@@ -141,6 +141,7 @@ def _semantic_problems(
                         f"within.{key} names unknown clause {w.get(key)!r}",
                     )
                 )
+    found += _text_problems(data, doc)
     known = {k.lower() for k in catalog.providers} | {v.lower() for v in catalog.providers.values()}
     for path, provider in _providers(data, ()):
         if provider.lower() not in known and not provider.lower().startswith("microsoft-windows-"):
@@ -150,6 +151,45 @@ def _semantic_problems(
                     f"unknown provider {provider!r} (use a catalog key or a full name)",
                 )
             )
+    return found
+
+
+def _text_problems(data: Mapping[str, Any], doc: _Located) -> list[tuple[int, str]]:
+    """Pasted text is weaker evidence than the event chain: its cap must stay below the
+    signature's confidence, each alternative under the cap, and an empty rule must say why."""
+    text = data.get("text")
+    if not isinstance(text, dict):
+        return []
+    found: list[tuple[int, str]] = []
+    cap = text.get("confidence")
+    full = data.get("confidence")
+    numbers = (int, float)
+    if isinstance(cap, numbers) and isinstance(full, numbers) and cap >= full:
+        found.append(
+            (
+                doc.line(("text", "confidence")),
+                f"text.confidence {cap} must be below the signature's confidence {full}",
+            )
+        )
+    for i, alt in enumerate(text.get("one_of") or ()):
+        if not isinstance(alt, dict):
+            continue
+        conf = alt.get("confidence")
+        if isinstance(conf, numbers) and isinstance(cap, numbers) and conf > cap:
+            found.append(
+                (
+                    doc.line(("text", "one_of", i, "confidence")),
+                    f"text.one_of.{i}.confidence {conf} is above the cap text.confidence {cap}",
+                )
+            )
+        if alt.get("alone") and not (alt.get("codes") or alt.get("codes_any")):
+            found.append(
+                (doc.line(("text", "one_of", i, "alone")), f"text.one_of.{i}: alone needs codes")
+            )
+    if not text.get("one_of") and not text.get("note"):
+        found.append(
+            (doc.line(("text",)), "text: without one_of, say in note why text cannot show it")
+        )
     return found
 
 

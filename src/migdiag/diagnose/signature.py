@@ -103,6 +103,48 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class TextMatcher:
+    """What pasted text (no event headers, no sides, no times) must hold for one alternative.
+
+    Codes and fragments of one alternative must occur in the same paragraph of the text, so
+    that a code from one pasted error is not paired with a sentence from another.  A matcher
+    without fragments (codes only) needs live-migration wording somewhere in the text unless
+    ``alone`` says the code by itself belongs to a migration (``0x80071398``)."""
+
+    why: str
+    codes: tuple[str, ...] = ()
+    codes_any: tuple[str, ...] = ()
+    fragments: tuple[str, ...] = ()
+    fragments_any: tuple[str, ...] = ()
+    ids: tuple[int, ...] = ()  # event ids the text names ("Event ID: 21502"), any of them
+    alone: bool = False
+    confidence: float | None = None  # alternatives: below the rule's cap; None = the cap
+    delta: float = 0.0  # corroborators only
+
+    @property
+    def specificity(self) -> int:
+        return (
+            2 * len(self.codes)
+            + (1 if self.codes_any else 0)
+            + len(self.fragments)
+            + (1 if self.fragments_any else 0)
+            + (1 if self.ids else 0)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """How far pasted text alone can take this signature (``text:`` in the YAML)."""
+
+    confidence: float  # the cap: a text match never scores higher (always below the log's)
+    one_of: tuple[TextMatcher, ...] = ()  # empty: text alone cannot show this cause
+    raises: tuple[TextMatcher, ...] = ()
+    lowers: tuple[TextMatcher, ...] = ()
+    missing: tuple[Step, ...] = ()  # what would make it sure, and the command to collect it
+    note: str | None = None  # why text cannot show it (when ``one_of`` is empty)
+
+
+@dataclass(frozen=True, slots=True)
 class Signature:
     id: str
     title: str
@@ -126,6 +168,7 @@ class Signature:
     references: tuple[str, ...] = ()
     verified_note: str | None = None
     fallback: bool = False
+    text: TextRule | None = None
 
     @property
     def specificity(self) -> int:
@@ -174,6 +217,34 @@ def _step(raw: Mapping[str, Any]) -> Step:
     return Step(what=str(raw["what"]), command=raw.get("command"), expect=raw.get("expect"))
 
 
+def _text_matcher(raw: Mapping[str, Any]) -> TextMatcher:
+    conf = raw.get("confidence")
+    return TextMatcher(
+        why=str(raw["why"]).strip(),
+        codes=tuple(raw.get("codes") or ()),
+        codes_any=tuple(raw.get("codes_any") or ()),
+        fragments=tuple(raw.get("fragments") or ()),
+        fragments_any=tuple(raw.get("fragments_any") or ()),
+        ids=_ids(raw.get("ids")),
+        alone=bool(raw.get("alone", False)),
+        confidence=None if conf is None else float(conf),
+        delta=float(raw.get("delta", 0.0)),
+    )
+
+
+def _text_rule(raw: Mapping[str, Any] | None) -> TextRule | None:
+    if not raw:
+        return None
+    return TextRule(
+        confidence=float(raw["confidence"]),
+        one_of=tuple(_text_matcher(m) for m in raw.get("one_of") or ()),
+        raises=tuple(_text_matcher(m) for m in raw.get("raise") or ()),
+        lowers=tuple(_text_matcher(m) for m in raw.get("lower") or ()),
+        missing=tuple(_step(s) for s in raw.get("missing") or ()),
+        note=str(raw["note"]).strip() if raw.get("note") else None,
+    )
+
+
 def build_signature(data: Mapping[str, Any], path: Path) -> Signature:
     """A validated mapping -> Signature (call only after schema validation)."""
     corr = data.get("corroboration") or {}
@@ -215,4 +286,5 @@ def build_signature(data: Mapping[str, Any], path: Path) -> Signature:
         references=tuple(str(r) for r in data.get("references") or ()),
         verified_note=(str(data["verified_note"]).strip() if data.get("verified_note") else None),
         fallback=bool(data.get("fallback", False)),
+        text=_text_rule(data.get("text")),
     )

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from migdiag.model import Analysis, Migration, MigrationResult, Side
 from migdiag.report.json_report import summary_obj
 from migdiag.report.options import RenderOptions
+from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import (
     cause_label,
     clean,
@@ -322,7 +323,24 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         warnings=input_warnings(analysis.inputs) + [clean(w) for w in analysis.warnings],
         skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
         migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
+        pasted=[_pasted_view(p) for p in pasted_objs(analysis)],
     )
+
+
+def _pasted_view(p: dict[str, Any]) -> dict[str, Any]:
+    # The same data as the JSON; every string is log text, so each one is cleaned here and
+    # autoescaped by the template.
+    def tidy(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value, one_line=True)
+        if isinstance(value, list):
+            return [tidy(v) for v in value]
+        if isinstance(value, dict):
+            return {k: tidy(v) for k, v in value.items()}
+        return value
+
+    view: dict[str, Any] = tidy(p)
+    return view
 
 
 def render_page(template_name: str, context: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from migdiag.model import (
     Outcome,
 )
 from migdiag.report.options import RenderOptions
+from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import Status, iso, status_of
 
 SCHEMA_VERSION = "1.0"
@@ -211,6 +212,7 @@ def to_json_obj(analysis: Analysis) -> dict[str, Any]:
         ],
         "summary": summary_obj(analysis),
         "migrations": [migration_obj(r) for r in analysis.results],
+        "pasted": pasted_objs(analysis),
     }
 
 

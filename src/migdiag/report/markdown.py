@@ -119,4 +119,16 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
         for result in analysis.results:
             if needs_detail(result):
                 lines += _detail(result)
+    for pasted in sorted(analysis.pasted, key=lambda p: p.path):
+        lines += ["", f"### Pasted text: {md(pasted.path)}", ""]
+        for rank, f in enumerate(pasted.findings, start=1):
+            if rank == 1:
+                lines += _finding_lines(f)
+                lines += [
+                    f"- Evidence, line {ev.event.origin.offset}: {md(ev.event.message or '')}"
+                    for ev in f.evidence
+                ]
+            else:
+                lines.append(f"- Differential #{rank}: {md(f.title)} (`{md(f.signature_id)}`)")
+        lines += [f"- To be sure: {md(m)}" for m in pasted.missing]
     return "\n".join(lines) + "\n"

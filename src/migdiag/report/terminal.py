@@ -16,7 +16,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from migdiag.model import Analysis, Finding, MigrationResult
+from migdiag.model import Analysis, Finding, MigrationResult, PastedText
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     Status,
@@ -213,6 +213,25 @@ def _finding(label: str, f: Finding, full: bool) -> list[RenderableType]:
     return out
 
 
+def _pasted(p: PastedText, full: bool) -> list[RenderableType]:
+    out: list[RenderableType] = [
+        Rule(style="dim"),
+        Text.assemble(("pasted text: ", "bold"), clean(p.path, one_line=True)),
+    ]
+    for rank, f in enumerate(p.findings, start=1):
+        out.extend(_finding("cause" if rank == 1 else f"differential #{rank}", f, rank == 1))
+        if rank == 1 and full:
+            for ev in f.evidence:
+                line = ev.event.origin.offset
+                out.append(Text(f"  line {line}: " + clean(ev.event.message or "", one_line=True)))
+    if full:
+        for code, name, text in p.decoded:
+            out.append(Text(f"  {code} {clean(name, one_line=True)}: {clean(text, one_line=True)}"))
+        for missing in p.missing:
+            out.append(Text.assemble(("  to be sure: ", "yellow"), clean(missing, one_line=True)))
+    return out
+
+
 def _detail(result: MigrationResult) -> list[RenderableType]:
     m = result.migration
     status = status_of(result)
@@ -252,6 +271,8 @@ def render_terminal(analysis: Analysis, options: RenderOptions) -> str:
         for result in analysis.results:
             if needs_detail(result):
                 parts.extend(_detail(result))
+    for pasted in sorted(analysis.pasted, key=lambda p: p.path):
+        parts.extend(_pasted(pasted, full=not options.quiet))
     console.print(Group(*parts))
     return console_text(console, options)
 

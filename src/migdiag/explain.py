@@ -1,0 +1,664 @@
+"""Diagnose from pasted text: what a customer copied from the screen, with no log file.
+
+``explain_text(text, library, catalog)`` reads any mix of PowerShell error records
+(``Move-VM : ...`` wrapped at the console width, with ``+ CategoryInfo`` blocks), Failover
+Cluster Manager's "The action 'Move' did not complete." dialog, Hyper-V Manager's wizard text,
+and event descriptions pasted without headers.  It extracts every error code, host, VM, VM id,
+event id and known message fragment and runs each signature's ``text:`` rule on that evidence.
+
+Text has no sides, times or event chains, so a text match is capped below what the same
+signature scores on logs (the signature's ``text.confidence``), and says what is missing to be
+sure.  Text without live-migration evidence yields no finding at all: never a guess.
+
+Evidence cites the pasted lines: each ``Evidence.event`` is a stand-in ``Event`` with
+``channel == provider == TEXT_CHANNEL``, ``origin.format == TEXT_CHANNEL``, ``origin.offset``
+the 1-based line number in the pasted text, ``message`` the (unwrapped) line, ``time`` the
+placeholder ``NO_TIME`` with ``time_assumed=True``: renderers must show the line, not a time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from migdiag.catalog import Catalog
+from migdiag.diagnose.loader import Library
+from migdiag.diagnose.signature import Signature, TextMatcher
+from migdiag.model import Event, Evidence, Finding, Origin, short_host
+from migdiag.normalise import (
+    canonical_vm_id,
+    extract_error_codes,
+    normalise_text,
+    strip_resource_prefix,
+)
+
+TEXT_CHANNEL = "pasted-text"
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # pasted text carries no reliable time
+NO_EVIDENCE = "no live-migration evidence found"
+
+# Words that place a bare error code in a live migration (any language where the word stem is
+# the same: Migration, migración, Livemigration).  Without them, a code alone is no evidence.
+_CONTEXT = re.compile(
+    r"live[- ]?migrat|move-?vm|virtual machine migration|migration (?:source|destination)"
+    r"|action '(?:move|verschieben|déplacer|mover|sposta)'"
+    r"|migra\w*.{0,80}(?:virtu|\bvm\b|hyper-v|cluster|vmms|\bhost|\bnode|knoten)"
+    r"|(?:virtu|\bvm\b|hyper-v|cluster|vmms).{0,80}migra",
+    re.IGNORECASE,
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_QUOTES = str.maketrans({c: "'" for c in '“”‘’„«»`"'})
+
+# PowerShell error-record furniture (Windows PowerShell 5.1 NormalView, PowerShell 7).
+_PS_AT = re.compile(r"^\s*At (?:line:\d+|\S.*:\d+) char:\d+\s*$", re.IGNORECASE)
+_PS_TILDE = re.compile(r"^\s*\+\s*~+\s*$")
+_PS_INFO = re.compile(
+    r"^\s*\+\s*(CategoryInfo|FullyQualifiedErrorId|PSComputerName)\s*:\s*(.*)$", re.IGNORECASE
+)
+_PS_ECHO = re.compile(r"^\s*\+\s+(\S.*)$")
+_PS_PREFIX = re.compile(
+    r"^\s*((?:Move|Get|Set|Start|Stop|Restart|Invoke|New|Remove|Enable|Disable|Test|Compare"
+    r"|Import|Export|Add|Update|Suspend|Resume|Save|Measure|Connect|Checkpoint)-[A-Za-z]+)"
+    r"\s?:\s+(?=\S)"
+)
+# PowerShell 7 ConciseView for scripts: "Line |", "   1 |  Move-VM ...", "     | message".
+_PS7_HEAD = re.compile(r"^\s*Line \|\s*$")
+_PS7_ECHO = re.compile(r"^\s*\d+ \|\s*(\S.*)$")
+_PS7_BODY = re.compile(r"^\s+\|\s?(.*)$")
+
+_EVENT_ID = re.compile(
+    r"\b(?:event\s*id|eventid|ereignis-id|id de l'événement|id\. evento)\s*[:#=]?\s*(\d{2,5})\b",
+    re.IGNORECASE,
+)
+_LIST_ID = re.compile(r"^\s*Id\s*:\s*(\d{2,5})\s*$")
+_TABLE_ID = re.compile(
+    r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[AP]M)?\s+"
+    r"(\d{2,5})\s+(?:Error|Warning|Information|Critical|Verbose)\b",
+    re.IGNORECASE,
+)
+
+_HOST_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]"
+_HOST_QUOTED = re.compile(
+    r"(?:destination host|with host|migration source|migration destination|destination node"
+    r"|cluster node|physical computer|supported on host|on host|to node|from node)\s+'([^']+)'",
+    re.IGNORECASE,
+)
+_HOST_BARE = re.compile(
+    rf"(?:with host|-DestinationHost|-ComputerName)\s+({_HOST_NAME})",
+    re.IGNORECASE,
+)
+_HOST_HEADER = re.compile(rf"^\s*(?:Computer|MachineName|Computername)\s*:\s*({_HOST_NAME})\s*$")
+_VM_QUOTED = re.compile(
+    r"(?:virtual machine|migration operation for|live migration of|attempting to move"
+    r"|failed to move)"
+    r"\s+'([^']+)'",
+    re.IGNORECASE,
+)
+_VM_LEADING = re.compile(
+    r"^\s*'([^']+)'\s*:?\s+(?:could not|failed to|synthetic|Attachment)", re.IGNORECASE
+)
+_VM_PARAM = re.compile(r"-(?:VM)?Name\s+'?([^\s',;|]+)", re.IGNORECASE)
+_VM_ECHO = re.compile(r"\bMove-VM\s+'?([A-Za-z0-9][^\s',;|]*)", re.IGNORECASE)
+_GUID = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|\b[0-9A-Fa-f]{7}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"
+)
+_SYMBOL = re.compile(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]{3,}|WSAE[A-Z]{4,})\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One logical line of the pasted text (console wrapping undone)."""
+
+    number: int  # 1-based number of its first physical line
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedCode:
+    code: str  # 0x%08X
+    name: str  # symbolic name, "unknown" when the catalog does not know it
+    text: str  # the Windows message text, "" when unknown
+    meaning: str  # what it usually means in a live migration
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """What would make a cause sure, with the command that collects it."""
+
+    signature_id: str
+    what: str
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What pasted text says: ranked causes (best first), and every fact extracted."""
+
+    findings: tuple[Finding, ...]
+    decoded: tuple[DecodedCode, ...]
+    hosts: tuple[str, ...]  # short names, upper-case
+    vms: tuple[str, ...]
+    vm_ids: tuple[str, ...]
+    event_ids: tuple[int, ...]
+    missing: tuple[Missing, ...]
+    shapes: tuple[str, ...]  # what the text looked like: powershell-error, cluster-dialog, ...
+    commands: tuple[str, ...]  # cmdlets whose error records were pasted (Move-VM)
+    lines: int  # physical lines read
+
+    @property
+    def evidence_found(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def diagnosis(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def verdict(self) -> str:
+        top = self.diagnosis
+        if top is None:
+            return NO_EVIDENCE
+        if top.cause == "unknown":
+            return "live-migration failure of unknown cause"
+        return f"likely cause: {top.cause} ({top.confidence:.2f}, {top.signature_id})"
+
+    def missing_for(self, signature_id: str) -> tuple[Missing, ...]:
+        return tuple(m for m in self.missing if m.signature_id == signature_id)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def decode_bytes(data: bytes) -> str:
+    """Pasted files come as UTF-8, or UTF-16 when PowerShell 5.1 redirected them (``2> x.txt``),
+    or a Windows code page; never fail on them."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if data[1:200:2].count(0) > 20 and data[0:200:2].count(0) == 0:
+        return data.decode("utf-16-le", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def clean(text: str) -> str:
+    """Control characters and terminal escapes out (they must never reach a terminal)."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    lines: tuple[Line, ...]
+    blocks: tuple[tuple[Line, ...], ...]
+    commands: tuple[str, ...]
+    echoes: tuple[str, ...]  # the command lines PowerShell echoed under "At line:"
+    info: tuple[str, ...]  # CategoryInfo / FullyQualifiedErrorId values
+    physical: int
+
+
+def _physical_lines(text: str) -> list[str]:
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = clean(text.replace("\t", "    ").replace("\ufeff", "").replace("\u00a0", " "))
+    return text.split("\n")
+
+
+def _width(lines: Sequence[str]) -> int:
+    """The console width the text was wrapped at, when it looks wrapped: several lines of the
+    same maximal length (a lone long line is just a long line)."""
+    lengths = [len(x.rstrip("\n")) for x in lines if x.strip()]
+    if not lengths:
+        return 0
+    top = max(lengths)
+    return top if top >= 60 and lengths.count(top) >= 2 else 0
+
+
+def _prepare(text: str) -> _Prepared:
+    raw = _physical_lines(text)
+    width = _width(raw)
+    commands: dict[str, None] = {}
+    echoes: list[str] = []
+    info: list[str] = []
+    kept: list[tuple[int, str, bool]] = []  # (line number, text, wrapped at console width)
+    in_info = False
+    after_at = False
+    for number, line in enumerate(raw, start=1):
+        if _PS_AT.match(line):
+            after_at, in_info = True, False
+            continue
+        if _PS_TILDE.match(line):
+            continue
+        m = _PS_INFO.match(line)
+        if m:
+            info.append(m.group(2).strip())
+            in_info = True
+            continue
+        if (
+            in_info
+            and line.startswith("    ")
+            and line.strip()
+            and not line.lstrip().startswith("+")
+        ):
+            info[-1] += line.strip()  # a wrapped CategoryInfo continues on indented lines
+            continue
+        in_info = False
+        if after_at:
+            m = _PS_ECHO.match(line)
+            if m:
+                echoes.append(m.group(1).strip())
+                continue
+            after_at = False
+        if _PS7_HEAD.match(line):
+            continue
+        m = _PS7_ECHO.match(line)
+        if m:
+            echoes.append(m.group(1).strip())
+            continue
+        m = _PS7_BODY.match(line)
+        if m:
+            line = m.group(1)
+            if not line.strip() or set(line.strip()) <= {"~"}:
+                continue
+        full = bool(width) and len(line) >= width
+        m = _PS_PREFIX.match(line)
+        if m:
+            commands.setdefault(m.group(1), None)
+            line = line[m.end() :]
+        kept.append((number, line.rstrip(), full))
+    logical: list[Line] = []
+    joining = False
+    for number, line, full in kept:
+        if joining and line.strip() and logical:
+            prev = logical[-1]
+            glue = "" if prev.text[-1:].isalnum() and line[:1].isalnum() else " "
+            logical[-1] = Line(prev.number, prev.text + glue + line.strip())
+        else:
+            logical.append(Line(number, line.strip()))
+        joining = full and bool(line.strip())
+    blocks: list[tuple[Line, ...]] = []
+    current: list[Line] = []
+    for ln in logical:
+        if ln.text:
+            current.append(ln)
+        elif current:
+            blocks.append(tuple(current))
+            current = []
+    if current:
+        blocks.append(tuple(current))
+    return _Prepared(
+        lines=tuple(ln for ln in logical if ln.text),
+        blocks=tuple(blocks),
+        commands=tuple(commands),
+        echoes=tuple(echoes),
+        info=tuple(info),
+        physical=len(raw) if text.strip() else 0,
+    )
+
+
+# -- extraction -------------------------------------------------------------------------------
+
+
+def _codes(text: str, catalog: Catalog) -> tuple[str, ...]:
+    """Every code in every form (``(0x8007274C)``, ``0X...``, bare, ``%%n``, negative decimal),
+    plus the codes a symbolic name stands for (``WSAECONNRESET``)."""
+    found: dict[str, None] = dict.fromkeys(extract_error_codes(text))
+    by_name = {e.name: e.code for e in catalog.error_codes.values()}
+    for m in _SYMBOL.finditer(text):
+        code = by_name.get(m.group(1))
+        if code:
+            found.setdefault(code, None)
+    return tuple(found)
+
+
+def _event_ids(lines: Iterable[Line]) -> tuple[int, ...]:
+    found: dict[int, None] = {}
+    for ln in lines:
+        for m in _EVENT_ID.finditer(ln.text):
+            found.setdefault(int(m.group(1)), None)
+        for rx in (_LIST_ID, _TABLE_ID):
+            m2 = rx.match(ln.text)
+            if m2:
+                found.setdefault(int(m2.group(1)), None)
+    return tuple(found)
+
+
+def _is_guid(value: str) -> bool:
+    return bool(_GUID.fullmatch(value.strip("{} ")))
+
+
+def _hosts(lines: Iterable[str]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for text in lines:
+        quoted = text.translate(_QUOTES)
+        for rx in (_HOST_QUOTED, _HOST_BARE, _HOST_HEADER):
+            for m in rx.finditer(quoted):
+                value = m.group(1).strip().rstrip(".").strip()
+                if value and not _is_guid(value) and " " not in value:
+                    found.setdefault(short_host(value), None)
+    return tuple(found)
+
+
+def _vms(lines: Iterable[str], echoes: Iterable[str]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for text in lines:
+        quoted = text.translate(_QUOTES)
+        for rx in (_VM_QUOTED, _VM_LEADING):
+            for m in rx.finditer(quoted):
+                value = strip_resource_prefix(m.group(1))
+                if value and not _is_guid(value):
+                    found.setdefault(value, None)
+    for echo in echoes:
+        for rx in (_VM_PARAM, _VM_ECHO):
+            hit = rx.search(echo)
+            if hit and not hit.group(1).startswith(("-", "$")):
+                found.setdefault(hit.group(1), None)
+                break
+    return tuple(found)
+
+
+_URL = re.compile(r"\b(?:https?|ftp)://\S+", re.IGNORECASE)
+
+
+def _vm_ids(text: str) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for m in _GUID.finditer(_URL.sub(" ", text)):  # a GUID in a link is no VM
+        vm_id = canonical_vm_id(m.group(0))
+        if vm_id:
+            found.setdefault(vm_id, None)
+    return tuple(found)
+
+
+def _shapes(prepared: _Prepared, text: str) -> tuple[str, ...]:
+    low = normalise_text(text)
+    shapes = []
+    if prepared.info or prepared.echoes or prepared.commands:
+        shapes.append("powershell-error")
+    if ("did not complete" in low and ("the action" in low or "error code" in low)) or (
+        "fehlercode" in low and "nicht abgeschlossen" in low
+    ):
+        shapes.append("cluster-dialog")
+    if "hyper-v manager" in low or "error occurred while attempting to" in low:
+        shapes.append("hyper-v-manager")
+    if "log name:" in low and "event id:" in low:
+        shapes.append("event-viewer-copy")
+    if re.search(r"(?m)^\s*Event\[\d+\]:", text):
+        shapes.append("wevtutil-text")
+    if not shapes:
+        shapes.append("event-descriptions")
+    return tuple(shapes)
+
+
+# -- matching ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Lines searched together (a paragraph, or the whole text for corroboration)."""
+
+    lines: tuple[Line, ...]
+    norm: str
+    compact: str
+    starts: tuple[int, ...]  # offset of each line in ``norm``
+    cstarts: tuple[int, ...]  # offset of each line in ``compact``
+    codes: tuple[tuple[str, ...], ...]  # per line
+    all_codes: frozenset[str]
+    ids: frozenset[int]
+
+    @classmethod
+    def of(cls, lines: Sequence[Line], catalog: Catalog) -> _Scope:
+        norms = [normalise_text(ln.text) for ln in lines]
+        compacts = [n.replace(" ", "") for n in norms]
+        starts, cstarts, pos, cpos = [], [], 0, 0
+        for n, c in zip(norms, compacts, strict=True):
+            starts.append(pos)
+            cstarts.append(cpos)
+            pos += len(n) + 1
+            cpos += len(c)
+        per_line = tuple(_codes(ln.text, catalog) for ln in lines)
+        # Codes are also read from the joined paragraph: a word-wrapped paste may split
+        # "(0x8007" and "274C)" only when it was wrapped at the console width (joined before).
+        joined = _codes(" ".join(ln.text for ln in lines), catalog)
+        return cls(
+            lines=tuple(lines),
+            norm=" ".join(norms),
+            compact="".join(compacts),
+            starts=tuple(starts),
+            cstarts=tuple(cstarts),
+            codes=per_line,
+            all_codes=frozenset(joined) | {c for cs in per_line for c in cs},
+            ids=frozenset(_event_ids(lines)),
+        )
+
+    def _span(self, starts: Sequence[int], lo: int, hi: int) -> tuple[int, ...]:
+        return tuple(
+            i
+            for i, s in enumerate(starts)
+            if s < hi and (i + 1 == len(starts) or starts[i + 1] > lo)
+        )
+
+    def find(self, fragment: str) -> tuple[int, ...] | None:
+        """Indexes of the lines a fragment spans; None when absent.  Quotes, contractions,
+        case and whitespace do not matter; neither do words split by a console wrap."""
+        needle = normalise_text(fragment)
+        pos = self.norm.find(needle)
+        if pos >= 0:
+            return self._span(self.starts, pos, pos + len(needle))
+        compact = needle.replace(" ", "")
+        pos = self.compact.find(compact)
+        if pos >= 0:
+            return self._span(self.cstarts, pos, pos + len(compact))
+        return None
+
+    def code_lines(self, code: str) -> tuple[int, ...]:
+        return tuple(i for i, cs in enumerate(self.codes) if code in cs) or (0,)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    matcher: TextMatcher
+    scope: _Scope
+    lines: tuple[int, ...]
+    words: tuple[str, ...]
+
+
+def _match(m: TextMatcher, scope: _Scope, context: bool) -> _Hit | None:
+    words: list[str] = []
+    lines: dict[int, None] = {}
+    for code in m.codes:
+        if code not in scope.all_codes:
+            return None
+        words.append(code)
+        lines.update(dict.fromkeys(scope.code_lines(code)))
+    if m.codes_any:
+        present = [c for c in m.codes_any if c in scope.all_codes]
+        if not present:
+            return None
+        for code in present:
+            words.append(code)
+            lines.update(dict.fromkeys(scope.code_lines(code)))
+    if m.ids:
+        named = [i for i in m.ids if i in scope.ids]
+        if not named:
+            return None
+        words += [f"event {i}" for i in named]
+    for fragment in m.fragments:
+        where = scope.find(fragment)
+        if where is None:
+            return None
+        words.append(fragment)
+        lines.update(dict.fromkeys(where))
+    if m.fragments_any:
+        found = [(f, w) for f in m.fragments_any if (w := scope.find(f)) is not None]
+        if not found:
+            return None
+        fragment, where = found[0]
+        words.append(fragment)
+        lines.update(dict.fromkeys(where))
+    if not (m.fragments or m.fragments_any or m.alone or context):
+        return None  # a bare code is live-migration evidence only beside migration wording
+    return _Hit(m, scope, tuple(sorted(lines)), tuple(words))
+
+
+def _best(sig: Signature, scopes: Sequence[_Scope], context: bool) -> _Hit | None:
+    assert sig.text is not None
+    hits = [hit for m in sig.text.one_of for scope in scopes if (hit := _match(m, scope, context))]
+    if not hits:
+        return None
+    cap = sig.text.confidence
+    return max(
+        hits,
+        key=lambda h: (
+            h.matcher.confidence if h.matcher.confidence is not None else cap,
+            h.matcher.specificity,
+        ),
+    )
+
+
+def _event_for(line: Line, source: str) -> Event:
+    hosts = _hosts([line.text])
+    ids = _event_ids([line])
+    return Event(
+        time=NO_TIME,
+        host=hosts[0] if hosts else "",
+        channel=TEXT_CHANNEL,
+        provider=TEXT_CHANNEL,
+        event_id=ids[0] if ids else 0,
+        level=0,
+        record_id=None,
+        fields=(),
+        message=line.text,
+        origin=Origin(path=source, format=TEXT_CHANNEL, record=None, offset=line.number),
+        error_codes=extract_error_codes(line.text),
+        message_from_input=True,
+        time_assumed=True,
+    )
+
+
+def _evidence(hit: _Hit, source: str, prefix: str = "") -> tuple[Evidence, ...]:
+    said = ", ".join(f"“{w}”" for w in hit.words)
+    why = f"{prefix}{hit.matcher.why} (matched {said})"
+    return tuple(Evidence(event=_event_for(hit.scope.lines[i], source), why=why) for i in hit.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    signature: Signature
+    hit: _Hit
+    confidence: float
+    raised: tuple[_Hit, ...]
+    lowered: tuple[_Hit, ...]
+
+    @property
+    def key(self) -> tuple[float, int, str]:
+        return (-self.confidence, -self.hit.matcher.specificity, self.signature.id)
+
+
+def _score(sig: Signature, hit: _Hit, whole: _Scope, context: bool) -> _Scored:
+    assert sig.text is not None
+    cap = sig.text.confidence
+    base = hit.matcher.confidence if hit.matcher.confidence is not None else cap
+    raised = tuple(h for m in sig.text.raises if (h := _match(m, whole, True)))
+    lowered = tuple(h for m in sig.text.lowers if (h := _match(m, whole, True)))
+    delta = sum(h.matcher.delta for h in raised) - sum(h.matcher.delta for h in lowered)
+    confidence = round(min(cap, max(0.05, base + delta)), 2) if cap >= 0.05 else round(cap, 2)
+    return _Scored(sig, hit, confidence, raised, lowered)
+
+
+def _finding(s: _Scored, source: str) -> Finding:
+    sig = s.signature
+    assert sig.text is not None
+    corroboration = tuple(
+        ev
+        for h in s.raised
+        for ev in _evidence(h, source, f"raises confidence (+{h.matcher.delta:.2f}): ")
+    ) + tuple(
+        ev
+        for h in s.lowered
+        for ev in _evidence(h, source, f"lowers confidence (-{h.matcher.delta:.2f}): ")
+    )
+    notes = [
+        f"From pasted text only: confidence is capped at {sig.text.confidence:.2f} "
+        f"(the event chain in both hosts' logs scores up to {sig.confidence:.2f})."
+    ]
+    if sig.verified_note:
+        notes.append(sig.verified_note)
+    return Finding(
+        signature_id=sig.id,
+        cause=sig.cause,
+        title=sig.title,
+        severity=sig.severity,
+        confidence=s.confidence,
+        evidence=_evidence(s.hit, source),
+        explanation=sig.explanation,
+        checks=tuple(st.describe() for st in sig.checks),
+        remediation=tuple(st.describe() for st in sig.remediation),
+        differential=tuple(a.describe() for a in sig.differential),
+        corroboration=corroboration,
+        references=sig.references,
+        notes=tuple(notes),
+    )
+
+
+def _decode(codes: Iterable[str], catalog: Catalog) -> tuple[DecodedCode, ...]:
+    out = []
+    for code in codes:
+        known = catalog.decode(code)
+        if known:
+            out.append(DecodedCode(code, known.name, known.text, known.meaning, True))
+        else:
+            out.append(DecodedCode(code, "unknown", "", "", False))
+    return tuple(out)
+
+
+def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-") -> Explanation:
+    """Pasted text -> ranked causes (best first), every code decoded, what is missing."""
+    prepared = _prepare(text)
+    all_lines = prepared.lines
+    scopes = [_Scope.of(b, catalog) for b in prepared.blocks]
+    whole = _Scope.of(all_lines, catalog)
+    joined = "\n".join(ln.text for ln in all_lines)
+    context = bool(_CONTEXT.search(joined)) or any(
+        "movevm" in i.replace("-", "").lower() for i in prepared.info
+    )
+    scored: list[_Scored] = []
+    fallback: list[_Scored] = []
+    for sig in library.signatures:
+        if sig.text is None or not sig.text.one_of:
+            continue
+        hit = _best(sig, scopes, context)
+        if hit is None:
+            continue
+        (fallback if sig.fallback else scored).append(_score(sig, hit, whole, context))
+    ranked = sorted(scored, key=lambda s: s.key) or sorted(fallback, key=lambda s: s.key)[:1]
+    findings = tuple(_finding(s, source) for s in ranked)
+    missing = tuple(
+        Missing(s.signature.id, st.what, st.command)
+        for s in ranked
+        if s.signature.text is not None
+        for st in s.signature.text.missing
+    )
+    codes: dict[str, None] = {}
+    for scope in scopes:
+        for cs in scope.codes:
+            codes.update(dict.fromkeys(cs))
+        codes.update(dict.fromkeys(sorted(scope.all_codes - set(codes))))
+    texts = [ln.text for ln in all_lines]
+    echo_hosts = _hosts(prepared.echoes)
+    return Explanation(
+        findings=findings,
+        decoded=_decode(codes, catalog),
+        hosts=tuple(dict.fromkeys(_hosts(texts) + echo_hosts)),
+        vms=_vms(texts, prepared.echoes),
+        vm_ids=_vm_ids(joined),
+        event_ids=tuple(sorted(whole.ids)),
+        missing=missing,
+        shapes=_shapes(prepared, joined),
+        commands=prepared.commands,
+        lines=prepared.physical,
+    )

@@ -382,9 +382,11 @@ def _attach_anonymous(
                 f"{ordered[anchor].event_id} follows {e.event_id} in a migration (catalog rule); "
                 + reason
             )
+            # The edge runs in time order: this event, then the one that follows it.
+            attempt.edges.append(Edge(pos, anchor, reason))
         else:
             anchor = min(attempt.members, key=gap.__getitem__)
-        attempt.edges.append(Edge(anchor, pos, reason))
+            attempt.edges.append(Edge(anchor, pos, reason))
         attempt.members.append(pos)
     return unattached
 

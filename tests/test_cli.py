@@ -163,3 +163,17 @@ def test_pasted_text_among_the_inputs_is_explained_beside_the_logs(tmp_path: Pat
     assert {e["line"] for e in pasted["causes"][0]["evidence"]} <= {1, 2}
     formats = {i["path"]: i["format"] for i in data["inputs"]}
     assert formats[str(ticket)] == "pasted-text"
+
+
+def test_samples_get_the_diagnoses_a_support_engineer_expects() -> None:
+    result = migdiag("analyze", str(SAMPLES), "--format", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    by_vm = {m["vm_name"]: m for m in json.loads(result.stdout)["migrations"]}
+    assert by_vm["DidierTest01"]["diagnosis"]["cause"] == "mtu-mismatch"
+    switch_side = by_vm["DidierTest02"]
+    assert switch_side["outcome"] == "failed"
+    assert switch_side["diagnosis"]["cause"] == "mtu-mismatch"
+    assert "network-unreachable" in [f["cause"] for f in switch_side["differential"]]
+    healthy = [m for m in by_vm.values() if m["source"] == "HV01"]
+    assert len(healthy) == 10
+    assert all(m["outcome"] == "succeeded" and m["diagnosis"] is None for m in healthy)

@@ -7,6 +7,7 @@ Nothing here prints or exits; problems become ``InputReport.error`` or warnings.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -16,7 +17,14 @@ from migdiag.catalog import Catalog, default_catalog
 from migdiag.correlate import correlate
 from migdiag.diagnose import Library, diagnose, load_library
 from migdiag.errors import InputError
-from migdiag.model import DEFAULT_SKEW_TOLERANCE, Analysis, Event, InputReport, PastedText
+from migdiag.model import (
+    DEFAULT_SKEW_TOLERANCE,
+    Analysis,
+    Event,
+    InputReport,
+    Migration,
+    PastedText,
+)
 from migdiag.normalise import normalise
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.bundle import expand
@@ -36,6 +44,8 @@ class Options:
     skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
     time: TimeOptions = TimeOptions()  # noqa: RUF009 - a frozen value, safe to share
     file_time_limit: float = 120.0  # seconds one file may take before its reader is killed
+    engine: str = "local"  # or "dask": the per-file read runs as tasks on a Dask cluster
+    scheduler: str | None = None  # the Dask scheduler's address, with engine "dask"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,10 @@ def _read_all(
     catalog: Catalog,
     progress: Progress | None,
 ) -> list[_FileResult]:
+    if options.engine == "dask":
+        from migdiag.engines import read_with_dask
+
+        return read_with_dask(sources, options, catalog, options.scheduler or "", named)
     if options.jobs == 1:
         # In this process: no time limit, but nothing to start (debugging, tiny inputs).
         results = []
@@ -209,7 +223,11 @@ def analyze(
     reports, events, texts = _read_with_texts(paths, options, progress)
     pasted, reports = _explain_texts(texts, reports, library, catalog)
     correlation = correlate(events, catalog, options.skew_tolerance)
-    results = tuple(diagnose(m, library, catalog, events) for m in correlation.migrations)
+    context = _ContextIndex(events)
+    window = max((s.window_s for s in library.signatures), default=300.0)
+    results = tuple(
+        diagnose(m, library, catalog, context.around(m, window)) for m in correlation.migrations
+    )
 
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
@@ -229,6 +247,32 @@ def analyze(
         last_event=max(times) if times else None,
         pasted=tuple(pasted),
     )
+
+
+class _ContextIndex:
+    """Events by host in time order, so that each migration's diagnosis sees only the events
+    of its own hosts around it (the signatures' corroboration window), not the whole run."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        by_host: dict[str, list[Event]] = {}
+        for event in events:
+            by_host.setdefault(event.short_host, []).append(event)
+        self._events = {h: sorted(es, key=lambda e: e.time) for h, es in by_host.items()}
+        self._times = {h: [e.time for e in es] for h, es in self._events.items()}
+
+    def around(self, m: Migration, window_s: float) -> list[Event]:
+        times = [t for t in (m.started, m.ended) if t is not None]
+        if not times:
+            return list(m.events)
+        # Skew-corrected migration times vs each host's own clock: widen by the tolerance
+        # any skew could need (a window of minutes dwarfs seconds of skew).
+        lo = min(times) - timedelta(seconds=window_s + 60)
+        hi = max(times) + timedelta(seconds=window_s + 60)
+        out: list[Event] = []
+        for host in sorted({h for h in (m.source, m.destination) if h}):
+            stamps = self._times.get(host, [])
+            out.extend(self._events[host][bisect_left(stamps, lo) : bisect_right(stamps, hi)])
+        return out
 
 
 def _explain_texts(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -64,6 +65,11 @@ class Format(StrEnum):
     json = "json"
     markdown = "markdown"
     html = "html"
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 class FailOn(StrEnum):
@@ -221,6 +227,15 @@ def analyze(
     utc_offset: OffsetOpt = [],  # noqa: B006
     day_first: DayFirstOpt = None,
     skew_tolerance: SkewOpt = 5.0,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Where files are read: here, or on a Dask cluster (pip install migdiag[dask])."
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None, typer.Option(help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786.")
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Find every live migration in the logs, which failed, and why.
@@ -233,11 +248,15 @@ def analyze(
 
         migdiag analyze logs/*.evtx --html report.html --fail-on failed
     """
-    from migdiag.api import Options
     from migdiag.api import analyze as run
 
     options = _options(signatures, jobs, utc_offset, day_first, skew_tolerance)
-    assert isinstance(options, Options)
+    if engine == Engine.dask:
+        if not scheduler:
+            raise typer.BadParameter(
+                "--engine dask needs --scheduler ADDRESS", param_hint="--scheduler"
+            )
+        options = replace(options, engine="dask", scheduler=scheduler)
     try:
         analysis = run(paths, options, progress=_progress_callback(quiet))
     except SignatureError as exc:

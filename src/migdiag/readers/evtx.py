@@ -5,14 +5,27 @@ chunk count, so it recovers records from "dirty" files copied off a running host
 ``for`` loop over its iterator stops at the first bad chunk, so we call ``next()`` again
 after each error.  python-evtx is the design card's parser: it does not check the file
 signature, so it can still read a file whose header is damaged beyond what ``evtx`` opens.
+
+Chunk skipping (the fast path): a fleet bundle is mostly System-log records no signature can
+use, and decoding them costs more than everything else together.  Each record of a relevant
+provider carries the provider's name as text inside its own 64 KiB chunk (a substitution
+value, or literal text in a template that every chunk defines again: reference 3.1 and 10),
+so a chunk whose bytes hold none of the relevant names cannot hold a relevant record.  Such a
+chunk is counted from its header (validated, both CRCs included) and shown to the parser as
+zeros, which it passes over; everything else, damaged chunks included, is parsed as before.
+The parser reads the file through ``_SkippingFile``, so chunk numbers in its messages and the
+order of records stay those of the file, and memory stays one chunk whatever the file size.
 """
 
 from __future__ import annotations
 
+import io
 import struct
-from collections.abc import Iterator
-from typing import Any
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
+from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, Catalog
 from migdiag.errors import InputError
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, ReadStats
@@ -22,7 +35,23 @@ FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
+CHUNK_HEADER_SIZE = 512
 MAX_CONSECUTIVE_ERRORS = 10_000  # a parser that errors forever must not spin forever
+
+# What ``Catalog.is_relevant_provider`` accepts: names starting with this, or in
+# RELEVANT_OTHER_PROVIDERS.  Every accepted name contains one of these as a substring.
+HYPERV_PROVIDER_PREFIX = "microsoft-windows-hyper-v"
+
+# Chunk text as the needle search sees it: ASCII upper case folded to lower case and every
+# NUL byte deleted, so UTF-16LE text (and 8-bit AnsiString text) of a name reads as its ASCII
+# letters.  Deleting bytes can only add matches, never lose one.
+_FOLD = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
+_ZEROS = bytes(CHUNK_SIZE)
+_CHUNK_FIELDS = struct.Struct("<QQQQIIII")  # numbers, ids, header size, last record, free, CRC
+_RECORD_HEAD = struct.Struct("<IIQ")  # signature, size, id
+_U32 = struct.Struct("<I")
+_RECORD_SIGNATURE = 0x00002A2A
+_MIN_RECORD_SIZE = 32  # head (24) + a fragment header + a size copy, rounded to 8
 
 
 def _header_facts(source: InputSource, stats: ReadStats) -> None:
@@ -61,19 +90,180 @@ def _relevant_xml(xml: str, keep: Keep) -> bool:
     return keep(xml[start + 15 : end])
 
 
-def read(source: InputSource, stats: ReadStats, keep: Keep) -> Iterator[Event]:
+def provider_needles(keep: Keep) -> tuple[str, ...] | None:
+    """Substrings one of which every provider name ``keep`` accepts contains, when known.
+
+    Known for the catalog's provider test only: any other ``keep`` (``keep_all``, a user's
+    filter) gets ``None``, and then every chunk is decoded."""
+    if getattr(keep, "__func__", None) is Catalog.is_relevant_provider:
+        return (HYPERV_PROVIDER_PREFIX, *sorted(RELEVANT_OTHER_PROVIDERS))
+    return None
+
+
+def fold_needles(needles: Iterable[str]) -> tuple[bytes, ...] | None:
+    """The needles as the chunk search sees them, or ``None`` when one cannot be searched safely.
+
+    A needle must be non-empty lower-case ASCII: the search folds ASCII case only.  Two
+    non-ASCII letters lower-case to ASCII (U+212A KELVIN SIGN to "k", U+0130 to "i" plus a
+    combining dot), so a name holding them could match a needle with "k", or one ending in
+    "i", after ``str.lower`` while its bytes do not: such needles turn skipping off."""
+    folded = []
+    for needle in needles:
+        if not needle or not needle.isascii() or needle != needle.lower():
+            return None
+        if "k" in needle or needle.endswith("i"):
+            return None
+        folded.append(needle.encode("ascii"))
+    return tuple(folded)
+
+
+def skippable_chunk(chunk: bytes, needles: tuple[bytes, ...]) -> int | None:
+    """The record count of a chunk that cannot hold a relevant record, else ``None``.
+
+    Skippable: none of the folded ``needles`` occurs in its bytes, and its header can be
+    trusted to count its records: magic, both CRCs, record numbers and ids spanning the
+    same count, and the last record where the header says, ending at the free-space offset.
+    Anything else (damaged, dirty, no-CRC, empty chunks) goes to the parser as before."""
+    if len(chunk) != CHUNK_SIZE or not chunk.startswith(CHUNK_MAGIC):
+        return None
+    first_number, last_number, first_id, last_id, _, last_at, free, data_crc = (
+        _CHUNK_FIELDS.unpack_from(chunk, 8)
+    )
+    count: int = last_number - first_number + 1
+    if not 0 < count <= (CHUNK_SIZE - CHUNK_HEADER_SIZE) // _MIN_RECORD_SIZE:
+        return None
+    if last_id - first_id + 1 != count or not CHUNK_HEADER_SIZE <= last_at < free <= CHUNK_SIZE:
+        return None
+    signature, size, record_id = _RECORD_HEAD.unpack_from(chunk, last_at)
+    if signature != _RECORD_SIGNATURE or record_id != last_id or last_at + size != free:
+        return None
+    view = memoryview(chunk)
+    (header_crc,) = _U32.unpack_from(chunk, 124)
+    if zlib.crc32(view[128:CHUNK_HEADER_SIZE], zlib.crc32(view[:120])) != header_crc:
+        return None
+    if zlib.crc32(view[CHUNK_HEADER_SIZE:free]) != data_crc:
+        return None
+    text = chunk.translate(_FOLD, b"\0")
+    for needle in needles:
+        if needle in text:
+            return None
+    return count
+
+
+class _SkippingFile:
+    """The file as the fast parser reads it: skippable chunks read as zeros (which it passes
+    over without a word), every other byte as stored.  Each chunk is judged once, when the
+    parser first reads it, and its records are counted then; only one chunk is held."""
+
+    def __init__(
+        self, raw: BinaryIO, size: int, needles: tuple[bytes, ...], stats: ReadStats
+    ) -> None:
+        self._raw = raw
+        self._size = size
+        self._needles = needles
+        self._stats = stats
+        self._pos = 0
+        raw.seek(0)
+        self._header = raw.read(HEADER_SIZE)
+        self._index = -1  # the chunk held in _block
+        self._block = b""
+        self._judged = -1  # chunks up to this index are judged and counted
+        self._skipped = bytearray(max(0, (size - HEADER_SIZE) // CHUNK_SIZE + 1))
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        parts = []
+        while self._pos < end:
+            if self._pos < HEADER_SIZE:
+                piece = self._header[self._pos : min(end, HEADER_SIZE)]
+            else:
+                index, within = divmod(self._pos - HEADER_SIZE, CHUNK_SIZE)
+                piece = self._chunk(index)[within : within + end - self._pos]
+            if not piece:
+                break  # the file is shorter than its size said (it changed while read)
+            parts.append(piece)
+            self._pos += len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def _chunk(self, index: int) -> bytes:
+        if index == self._index:
+            return self._block
+        if index <= self._judged and self._skipped[index]:
+            block = _ZEROS
+        else:
+            self._raw.seek(HEADER_SIZE + index * CHUNK_SIZE)
+            block = self._raw.read(CHUNK_SIZE)
+            if index > self._judged:
+                # The parser reads chunks in file order; a chunk before the last judged one
+                # is a re-read, already counted.
+                self._judged = index
+                count = skippable_chunk(block, self._needles)
+                if count is not None:
+                    self._stats.records += count
+                    self._skipped[index] = 1
+                    block = _ZEROS
+        self._index, self._block = index, block
+        return block
+
+
+def read(
+    source: InputSource,
+    stats: ReadStats,
+    keep: Keep,
+    *,
+    needles: Iterable[str] | None = None,
+    skip: bool = True,
+) -> Iterator[Event]:
+    """Stream the events of relevant providers; count every record.
+
+    ``needles``: lower-case substrings one of which every provider name ``keep`` accepts
+    contains (default: ``provider_needles(keep)``).  With needles, chunks whose bytes hold
+    none are counted, not decoded.  ``skip=False`` decodes every chunk (tests compare)."""
     from evtx import PyEvtxParser
 
     _header_facts(source, stats)
+    if needles is None:
+        needles = provider_needles(keep)
+    folded = fold_needles(needles) if skip and needles is not None else None
+    raw = source.open()
+    target: Any = raw if folded is None else _SkippingFile(raw, source.size, folded, stats)
     try:
-        parser: Any = PyEvtxParser(
-            str(source.path) if source.path is not None else source.open(), number_of_threads=1
-        )
-    except Exception as exc:  # the Rust parser raises plain RuntimeError/OSError subclasses
-        stats.warn(f"fast parser could not open the file ({_one_line(exc)}); using python-evtx")
-        yield from _read_python_evtx(source, stats, keep)
-        return
+        try:
+            parser: Any = PyEvtxParser(target, number_of_threads=1)
+        except Exception as exc:  # the Rust parser raises plain RuntimeError/OSError subclasses
+            stats.warn(f"fast parser could not open the file ({_one_line(exc)}); using python-evtx")
+            yield from _read_python_evtx(source, stats, keep)
+            return
+        yield from _read_records(parser, source, stats, keep)
+    finally:
+        target.close()
 
+
+def _read_records(
+    parser: Any, source: InputSource, stats: ReadStats, keep: Keep
+) -> Iterator[Event]:
     records = parser.records()
     errors_in_a_row = 0
     while True:

@@ -92,30 +92,43 @@ def payload_fields(event: etree._Element) -> tuple[tuple[str, str], ...]:
     return ()
 
 
+def _children(parent: etree._Element) -> dict[str, etree._Element]:
+    # One pass over the children instead of one scan per wanted name: this runs for every
+    # relevant record, so it is on the hot path.  The first child of a name wins.
+    out: dict[str, etree._Element] = {}
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str):
+            out.setdefault(tag[tag.rfind("}") + 1 :], child)
+    return out
+
+
 def event_from_element(event: etree._Element, origin: Origin) -> Event:
     """Raise ``ValueError`` when the element lacks what every event must have."""
-    system = _child(event, "System")
-    if system is None:
+    top = _children(event)
+    system_el = top.get("System")
+    if system_el is None:
         raise ValueError("event has no System element")
-    provider_el = _child(system, "Provider")
+    system = _children(system_el)
+    provider_el = system.get("Provider")
     provider = (provider_el.get("Name") or "") if provider_el is not None else ""
-    event_id_text = _text(_child(system, "EventID")).strip()
+    event_id_text = _text(system.get("EventID")).strip()
     if not event_id_text.isdigit():
         raise ValueError(f"event has no numeric EventID ({event_id_text[:20]!r})")
-    time_el = _child(system, "TimeCreated")
+    time_el = system.get("TimeCreated")
     time_text = time_el.get("SystemTime") if time_el is not None else None
     if not time_text:
         raise ValueError("event has no TimeCreated/@SystemTime")
-    level_text = _text(_child(system, "Level")).strip()
-    record_text = _text(_child(system, "EventRecordID")).strip()
+    level_text = _text(system.get("Level")).strip()
+    record_text = _text(system.get("EventRecordID")).strip()
     message = None
-    rendering = _child(event, "RenderingInfo")
+    rendering = top.get("RenderingInfo")
     if rendering is not None:
         message = _text(_child(rendering, "Message")) or None
     return Event(
         time=parse_system_time(time_text),
-        host=_text(_child(system, "Computer")).strip(),
-        channel=_text(_child(system, "Channel")).strip(),
+        host=_text(system.get("Computer")).strip(),
+        channel=_text(system.get("Channel")).strip(),
         provider=provider,
         event_id=int(event_id_text) & 0xFFFF,  # Qualifiers live in an attribute, not here
         level=int(level_text) if level_text.isdigit() else 4,

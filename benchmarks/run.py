@@ -1,0 +1,331 @@
+"""One command for migdiag's performance figures (see docs/performance.md).
+
+    python benchmarks/run.py [--size quick|medium|full] [--out DIR] [--runs 3] [--jobs N]
+    python benchmarks/run.py --correlation
+
+Read benchmark: writes (once; cached in DIR) a fleet bundle with ``benchmarks/fleet.py``, then
+measures, each as a subprocess so that start-up and memory are counted as a user sees them:
+
+* bare: every record of every file decoded by the ``evtx`` package, nothing else;
+* analyze: ``migdiag analyze BUNDLE --format json -o FILE`` with 1 and with N jobs.
+
+It prints records/s and MB/s of each (medians of ``--runs``), analyze's ratio to bare, peak
+RSS (largest process, from ``wait4``; and the whole process tree, sampled from /proc) and the
+speed-up from 1 to N jobs, and checks that 1 and N jobs wrote byte-identical JSON.
+
+Correlation benchmark: 200,000 migration-related events of 10,000 attempts on 50 hosts
+through ``migdiag.correlate.correlate``: time (median) and memory (tracemalloc peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT / "src"), str(HERE)]
+
+import fleet  # noqa: E402 - needs the path above
+
+BARE = """
+import sys, time
+from pathlib import Path
+from evtx import PyEvtxParser
+records = 0
+start = time.perf_counter()
+for path in sorted(Path(sys.argv[1]).rglob("*.evtx")):
+    for record in PyEvtxParser(str(path)).records():
+        records += 1
+print(records, time.perf_counter() - start)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    wall: float  # seconds, start-up included
+    max_rss: int  # bytes, the largest single process (wait4 covers reaped descendants)
+    tree_rss: int  # bytes, the most the whole process tree held at once (sampled)
+    stdout: str
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * page
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def run(command: Sequence[str]) -> Run:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, _tree_rss(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert process.stdout is not None
+    stdout = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1, 2):  # analyze exits 1/2 for findings, not failures
+        raise SystemExit(f"{command[:4]} failed with exit code {process.returncode}")
+    return Run(wall, usage.ru_maxrss * 1024, peak, stdout)
+
+
+def bundle(size: fleet.FleetSize, out: Path) -> Path:
+    """The cached bundle for ``size``; rewritten when the generator or the size changed."""
+    stamp = hashlib.sha256((HERE / "fleet.py").read_bytes() + repr(size).encode()).hexdigest()
+    where = out / f"fleet-{size.name}"
+    if (where / "STAMP").is_file() and (where / "STAMP").read_text() == stamp:
+        return where
+    print(f"writing the {size.name} fleet bundle to {where} (cached for the next runs) ...")
+    started = time.perf_counter()
+    for old in sorted(where.rglob("*"), reverse=True) if where.exists() else ():
+        old.unlink() if old.is_file() else old.rmdir()
+    fleet.write_fleet(size, where)
+    (where / "STAMP").write_text(stamp)
+    print(f"  written in {time.perf_counter() - started:.0f} s")
+    return where
+
+
+def _median(runs: Sequence[Run]) -> Run:
+    walls = sorted(runs, key=lambda r: r.wall)
+    middle = walls[len(walls) // 2]
+    return Run(
+        statistics.median(r.wall for r in runs),
+        max(r.max_rss for r in runs),
+        max(r.tree_rss for r in runs),
+        middle.stdout,
+    )
+
+
+def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str, object]:
+    size = fleet.SIZES[size_name]
+    where = bundle(size, out)
+    files = sorted(where.rglob("*.evtx"))
+    total_bytes = sum(f.stat().st_size for f in files)
+    print(
+        f"bundle: {len(files)} files, {total_bytes / 1e6:.0f} MB, {size.hosts} hosts, "
+        f"{size.attempts} migration attempts"
+    )
+
+    results: dict[str, Run] = {}
+    outputs: dict[int, bytes] = {}
+    bare_cmd = [sys.executable, "-c", BARE, str(where)]
+    for label, command in [("bare", bare_cmd)] + [
+        (
+            f"analyze-j{j}",
+            [
+                sys.executable,
+                "-m",
+                "migdiag",
+                "analyze",
+                str(where),
+                "--format",
+                "json",
+                "-o",
+                str(out / f"analysis-j{j}.json"),
+                "-q",
+                "--jobs",
+                str(j),
+            ],
+        )
+        for j in sorted({1, jobs})
+    ]:
+        measured = []
+        for n in range(runs):
+            measured.append(run(command))
+            print(f"  {label} run {n + 1}: {measured[-1].wall:.2f} s")
+        results[label] = _median(measured)
+        if label.startswith("analyze-j"):
+            outputs[int(label[9:])] = (out / f"analysis-{label[8:]}.json").read_bytes()
+    records = int(results["bare"].stdout.split()[0])
+    bare = results["bare"]
+
+    def rates(r: Run) -> tuple[float, float]:
+        return records / r.wall, total_bytes / 1e6 / r.wall
+
+    print()
+    print(
+        f"{'':14s} {'wall s':>8s} {'records/s':>12s} {'MB/s':>8s} {'peak RSS MB':>12s} "
+        f"{'tree RSS MB':>12s}"
+    )
+    for label, r in results.items():
+        rec_s, mb_s = rates(r)
+        print(
+            f"{label:14s} {r.wall:8.2f} {rec_s:12,.0f} {mb_s:8.1f} {r.max_rss / 1e6:12.0f} "
+            f"{r.tree_rss / 1e6:12.0f}"
+        )
+    best = results[f"analyze-j{jobs}"]
+    ratio = bare.wall / best.wall
+    speedup = results["analyze-j1"].wall / best.wall
+    identical = len(set(outputs.values())) == 1
+    print(f"\nanalyze (--jobs {jobs}) / bare parse throughput: {ratio:.2f}")
+    print(f"speed-up 1 -> {jobs} jobs: {speedup:.2f}x; outputs identical: {identical}")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "size": size_name,
+        "files": len(files),
+        "bytes": total_bytes,
+        "records": records,
+        "attempts": size.attempts,
+        "runs": runs,
+        "jobs": jobs,
+        "results": {
+            label: {
+                "wall_s": r.wall,
+                "records_per_s": rates(r)[0],
+                "mb_per_s": rates(r)[1],
+                "peak_rss_bytes": r.max_rss,
+                "tree_rss_bytes": r.tree_rss,
+            }
+            for label, r in results.items()
+        },
+        "ratio": ratio,
+        "speedup": speedup,
+        "identical_outputs": identical,
+    }
+
+
+def correlation_events(target: int = 200_000) -> list[object]:
+    """Normalised events of 10,000 attempts on 50 hosts, topped up to ``target`` with the
+    cluster Operational log's move (1641) and state-transition (1637) records."""
+    from migdiag.catalog import default_catalog
+    from migdiag.model import Event, Origin
+    from migdiag.normalise import normalise
+    from migdiag.synth.scenario import expand
+
+    catalog = default_catalog()
+    size = fleet.FleetSize("correlation", hosts=50, vms_per_host=20, rounds=10, noise_per_host=0)
+    events = expand(fleet.fleet_scenario(size))
+    starts = [e for e in events if e.event_id == 21300]
+    channel = catalog.channels["cluster-operational"]
+    provider = catalog.providers["cluster"]
+    extra: list[Event] = []
+    states = ("Online", "OfflinePending", "Offline", "OnlinePending")
+    n = 0
+    fields: tuple[str, ...]
+    while len(events) + len(extra) < target:
+        start = starts[n % len(starts)]
+        step = n // len(starts)
+        resource = start.fields[1][1]
+        if step == 0:
+            event_id, fields = 1641, (resource, start.short_host, "peer")
+        else:
+            event_id = 1637
+            fields = (resource, resource, states[step % 4], states[(step + 1) % 4])
+        extra.append(
+            Event(
+                time=start.time + timedelta(seconds=0.01 * step),
+                host=start.host,
+                channel=channel,
+                provider=provider,
+                event_id=event_id,
+                level=4,
+                record_id=None,
+                fields=tuple(("", v) for v in fields),
+                message=None,
+                origin=Origin(path="correlation-benchmark", format="synth"),
+            )
+        )
+        n += 1
+    return [normalise(e, catalog) for e in [*events, *extra]]
+
+
+def correlation_benchmark(runs: int) -> dict[str, object]:
+    import tracemalloc
+
+    from migdiag.correlate import correlate
+
+    events = correlation_events()
+    hosts = len({e.short_host for e in events})  # type: ignore[attr-defined]
+    print(f"correlating {len(events):,} events on {hosts} hosts ...")
+    walls = []
+    migrations = 0
+    for n in range(runs):
+        started = time.perf_counter()
+        result = correlate(events)  # type: ignore[arg-type]
+        walls.append(time.perf_counter() - started)
+        migrations = len(result.migrations)
+        print(f"  run {n + 1}: {walls[-1]:.2f} s")
+        del result
+    tracemalloc.start()
+    correlate(events)  # type: ignore[arg-type]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    wall = statistics.median(walls)
+    print(
+        f"{len(events):,} events -> {migrations:,} migrations in {wall:.2f} s (median of "
+        f"{runs}); {len(events) / wall:,.0f} events/s; peak allocation {peak / 1e6:.0f} MB"
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "events": len(events),
+        "migrations": migrations,
+        "wall_s": wall,
+        "events_per_s": len(events) / wall,
+        "peak_alloc_bytes": peak,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(fleet.SIZES), default="quick")
+    parser.add_argument("--out", type=Path, default=HERE / ".cache", help="bundle cache + output")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="N for 1 vs N")
+    parser.add_argument("--correlation", action="store_true", help="the correlation benchmark")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.correlation:
+        figures = correlation_benchmark(args.runs)
+        name = "correlation"
+    else:
+        figures = read_benchmark(args.size, args.out, args.runs, args.jobs)
+        name = f"read-{args.size}"
+    path = args.out / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"figures written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Outcome(StrEnum):
@@ -55,6 +56,9 @@ NUMBER_BY_LEVEL: dict[Level, int] = {
 }
 
 
+@lru_cache(
+    maxsize=4096
+)  # a run sees a handful of hosts, asked about hundreds of thousands of times
 def short_host(host: str) -> str:
     """The host's short name, upper-cased: ``srv1.blog.com`` and ``SRV1`` are one host."""
     return host.strip().split(".", 1)[0].upper()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import lru_cache
 
 from migdiag.catalog import Catalog
 from migdiag.diagnose.signature import Clause, Matcher, Signature
@@ -34,7 +34,7 @@ class Match:
         return round(min(0.99, max(0.05, self.signature.confidence + delta)), 2)
 
 
-@cache
+@lru_cache(maxsize=65536)  # messages repeat across a fleet; bounded so memory stays flat
 def _norm(text: str) -> str:
     return normalise_text(text)
 
@@ -137,9 +137,13 @@ def evaluate(
     if not applies(signature, migration):
         return None
     events = migration.events
-    hits = _hits(signature.require, events, migration, catalog)
-    if len(hits) != len(signature.require):
-        return None
+    hits = []
+    for clause in signature.require:
+        # Most signatures fail on their first requirement: stop there.
+        found = tuple(e for e in events if clause_ok(clause, e, migration, catalog))
+        if not found:
+            return None
+        hits.append(Hit(clause, found))
     if _hits(signature.absent, events, migration, catalog):
         return None
     for attr, rng in signature.migration:

@@ -177,3 +177,21 @@ def test_samples_get_the_diagnoses_a_support_engineer_expects() -> None:
     healthy = [m for m in by_vm.values() if m["source"] == "HV01"]
     assert len(healthy) == 10
     assert all(m["outcome"] == "succeeded" and m["diagnosis"] is None for m in healthy)
+
+
+def test_text_inside_a_folder_is_not_mined_as_evidence(tmp_path: Path) -> None:
+    import shutil
+
+    case = tmp_path / "case"
+    shutil.copytree(SAMPLES / "healthy-drain", case)
+    (case / "notes.txt").write_text(
+        "Last week: Failed to send data for a Virtual Machine migration: An existing "
+        "connection was forcibly closed by the remote host. (0x80072746)\n",
+        encoding="utf-8",
+    )
+    result = migdiag("analyze", str(case), "--format", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["pasted"] == []
+    formats = {Path(i["path"]).name: i["format"] for i in data["inputs"]}
+    assert formats["notes.txt"] == "ignored"

@@ -87,7 +87,9 @@ def read_source(
     except OSError as exc:
         return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
     if fmt is None:
-        text = _as_text(source)
+        # Only a file the user named is read as pasted text: a folder's README or notes
+        # that merely describe a failure must not become evidence.
+        text = _as_text(source) if named else None
         if text is not None:
             return _FileResult(stats.report(source.name, PASTED), (), text)
         if not named:

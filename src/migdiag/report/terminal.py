@@ -62,27 +62,40 @@ def make_console(options: RenderOptions) -> Console:
     )
 
 
+SHOW_INPUTS = 12  # inputs listed one per line up to this many
+
+
 def _header(analysis: Analysis, options: RenderOptions) -> list[RenderableType]:
     out: list[RenderableType] = [Text("migdiag: live-migration diagnosis", style="bold")]
     if options.now is not None:
         out.append(Text(f"generated {short_time(options.now)}", style="dim"))
-    read = [r for r in analysis.inputs if not r.skipped]
+    skipped = sum(1 for r in analysis.inputs if r.skipped)
+    ignored = sum(1 for r in analysis.inputs if r.format == "ignored")
+    read = len(analysis.inputs) - skipped - ignored
     out.append(
         Text(
-            f"inputs: {len(analysis.inputs)} files ({len(read)} read, "
-            f"{len(analysis.inputs) - len(read)} skipped), "
-            f"{sum(r.records for r in analysis.inputs)} records"
+            f"inputs: {len(analysis.inputs)} files ({read} read, {ignored} ignored, "
+            f"{skipped} skipped), {sum(r.records for r in analysis.inputs)} records"
         )
     )
-    if not options.quiet:
+    # A fleet's hundreds of files would bury the result: list them only when few; the JSON
+    # and HTML reports always carry every file's figures, and problems are listed below.
+    if not options.quiet and read <= SHOW_INPUTS:
+        grid = Table.grid(padding=(0, 2, 0, 0), pad_edge=False)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
         for r in sorted(analysis.inputs, key=lambda r: r.path):
-            hosts = ",".join(r.hosts) or "?"
-            out.append(
-                Text(
-                    f"  {clean(r.path, one_line=True)} [{r.format}] {clean(hosts)} "
-                    f"{r.records} records"
-                )
+            if r.format == "ignored":
+                continue
+            grid.add_row(
+                Text("  " + clean(",".join(r.hosts) or "?", one_line=True)),
+                Text(f"{r.records} records"),
+                Text(r.format),
+                Text(clean(r.path, one_line=True), style="dim"),
             )
+        out.append(grid)
     hosts = ", ".join(clean(h, one_line=True) for h in sorted(analysis.hosts)) or "-"
     out.append(Text(f"hosts: {hosts}"))
     out.append(

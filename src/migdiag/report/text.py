@@ -140,9 +140,17 @@ def input_warnings(reports: Sequence[InputReport]) -> list[str]:
     for r in reports:
         if r.skipped:
             lines.append(f"skipped {clean(r.path, one_line=True)}: {clean(r.error, one_line=True)}")
+    ignored = [r for r in reports if r.format == "ignored"]
+    if ignored:
+        # Files inside folders that are not logs (READMEs, screenshots): one line, not many.
+        names = ", ".join(clean(r.path, one_line=True) for r in ignored[:5])
+        more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+        lines.append(f"ignored {len(ignored)} file(s) that are not logs: {names}{more}")
     for r in reports:
         if r.dirty:
             lines.append(f"dirty (not cleanly closed): {clean(r.path, one_line=True)}")
+        if r.format == "ignored":
+            continue
         for w in r.warnings:
             lines.append(f"{clean(r.path, one_line=True)}: {clean(w, one_line=True)}")
     return lines

@@ -195,3 +195,12 @@ def test_text_inside_a_folder_is_not_mined_as_evidence(tmp_path: Path) -> None:
     assert data["pasted"] == []
     formats = {Path(i["path"]).name: i["format"] for i in data["inputs"]}
     assert formats["notes.txt"] == "ignored"
+
+
+def test_logs_from_one_side_only_are_diagnosed_with_a_coverage_note() -> None:
+    result = migdiag("analyze", str(SAMPLES / "seed-mtu-reset" / "SRV1"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [migration] = json.loads(result.stdout)["migrations"]
+    assert migration["outcome"] == "failed"
+    assert migration["diagnosis"]["cause"] == "mtu-mismatch"
+    assert any("destination SRV2" in note for note in migration["coverage"])

@@ -112,6 +112,13 @@ def read_source(
     except Exception as exc:  # a reader bug must cost one file, not the run
         why = f"unexpected reader failure: {type(exc).__name__}: {str(exc)[:200]}"
         return _FileResult(stats.report(source.name, fmt, why), tuple(events))
+    if stats.records == 0 and (stats.bad_chunks or stats.dropped):
+        # Damage everywhere and not one record: that is an unreadable file, not an empty log.
+        why = (
+            f"no record could be read ({stats.bad_chunks} damaged chunk(s), "
+            f"{stats.dropped} unreadable record(s))"
+        )
+        return _FileResult(stats.report(source.name, fmt, why), ())
     return _FileResult(stats.report(source.name, fmt), tuple(events))
 
 
@@ -272,8 +279,10 @@ class _ContextIndex:
         hi = max(times) + timedelta(seconds=window_s + 60)
         out: list[Event] = []
         for host in sorted({h for h in (m.source, m.destination) if h}):
+            # A side whose logs were not supplied has no events: nothing to add for it.
             stamps = self._times.get(host, [])
-            out.extend(self._events[host][bisect_left(stamps, lo) : bisect_right(stamps, hi)])
+            events = self._events.get(host, [])
+            out.extend(events[bisect_left(stamps, lo) : bisect_right(stamps, hi)])
         return out
 
 

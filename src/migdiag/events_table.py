@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,12 @@ COLUMNS = (
     "message",
     "input",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# OWASP's list, plus the full-width forms East Asian Excel builds also accept.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+_UNSAFE_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +93,22 @@ def _iso(value: object) -> str:
 
 
 def _safe_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    # The csv writer quotes a cell holding "\n" (our line terminator) but not a bare "\r",
+    # which then splits the row for every reader: carriage returns become newlines.
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def render_csv(frame: pd.DataFrame) -> str:
     out = frame.copy()
     out["datetime"] = out["datetime"].map(_iso)
     for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(_safe_cell)
+        # Every column, whatever its dtype: pandas 3 stores text as the "str" dtype, not
+        # object, and a test on dtype let every cell through unguarded.
+        out[column] = out[column].map(_safe_cell)
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
@@ -113,18 +123,23 @@ def render_jsonl(frame: pd.DataFrame) -> str:
         record["datetime"] = _iso(row["datetime"])
         record["timestamp_desc"] = "Event Logged"
         record["record_id"] = None if pd.isna(row["record_id"]) else int(row["record_id"])
-        lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        # json escapes C0 controls only; DEL, C1 controls (0x9b is a one-byte CSI) and bidi
+        # overrides would reach a terminal raw.  They only occur inside strings: escape them.
+        lines.append(_UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", line))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _printable(value: object) -> str:
+    # Log text bound for a terminal: controls, C1 and bidi overrides are not printable.
+    return "".join(ch if ch.isprintable() else " " for ch in str(value).replace("\n", " "))
 
 
 def render_table(frame: pd.DataFrame) -> str:
     lines = []
     for row in frame.itertuples(index=False):
-        message = "".join(
-            ch if ch.isprintable() else " " for ch in str(row.message).replace("\n", " ")
-        )
         lines.append(
-            f"{_iso(row.datetime)[:23]}  {row.host:<12} {row.event_id:>5}  "
-            f"{row.error_codes:<11}  {message[:100]}"
+            f"{_iso(row.datetime)[:23]}  {_printable(row.host):<12} {row.event_id:>5}  "
+            f"{_printable(row.error_codes):<11}  {_printable(row.message)[:100]}"
         )
     return "\n".join(lines) + ("\n" if lines else "no events\n")

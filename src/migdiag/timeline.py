@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from migdiag.correlate import Correlation
 from migdiag.model import Migration
+from migdiag.report.text import clean
 
 COLUMN = 58
 
 
 def _cell(text: str) -> str:
-    # Log text is untrusted: keep it on one line and free of control characters.
-    clean = "".join(ch if ch.isprintable() else " " for ch in text.replace("\n", " "))
-    return (clean[: COLUMN - 1] + "…") if len(clean) > COLUMN else clean.ljust(COLUMN)
+    # Log text is untrusted: one line, control characters, escapes and bidi overrides shown.
+    safe = clean(text, one_line=True)
+    return (safe[: COLUMN - 1] + "…") if len(safe) > COLUMN else safe.ljust(COLUMN)
 
 
 def render_migration(m: Migration) -> list[str]:
-    src = m.source or "?"
-    dst = m.destination or "?"
+    src = clean(m.source or "?", one_line=True)
+    dst = clean(m.destination or "?", one_line=True)
     # Times are on the source's clock: other hosts' times were shifted by the skew estimate.
     lines = [
-        f"{m.vm_name or m.vm_id or '?'}  {src} -> {dst}  {m.outcome.value}"
+        f"{clean(m.vm_name or m.vm_id or '?', one_line=True)}  {src} -> {dst}  {m.outcome.value}"
         + (f"  ({m.duration_s:.1f} s)" if m.duration_s is not None else ""),
         f"{'time (UTC)':<16}| {_cell(src)} | {dst}",
     ]
@@ -31,14 +32,14 @@ def render_migration(m: Migration) -> list[str]:
         lines.append(
             f"{t:%H:%M:%S.%f}"[:12].ljust(16) + "| " + _cell(left) + " | " + right[:COLUMN]
         )
-    lines.extend(f"  ! {note}" for note in m.coverage)
+    lines.extend(f"  ! {clean(note, one_line=True)}" for note in m.coverage)
     return lines
 
 
 def render_timeline(correlation: Correlation) -> str:
     out: list[str] = []
     for skew in correlation.skews:
-        out.append(f"clock: {skew.describe()}")
+        out.append(f"clock: {clean(skew.describe(), one_line=True)}")
     if not correlation.migrations:
         out.append("no live migrations found")
     for m in correlation.migrations:

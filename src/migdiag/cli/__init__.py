@@ -83,8 +83,16 @@ def _stderr() -> Console:
     return Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
 
 
+def _safe(text: str) -> str:
+    """File names and log text reach the terminal: neutralise control characters and
+    escape sequences first (a file name can hold ESC), then rich markup."""
+    from migdiag.report.text import clean
+
+    return escape(clean(text, one_line=True))
+
+
 def _error(message: str) -> None:
-    _stderr().print(f"error: {escape(message)}", markup=True)
+    _stderr().print(f"error: {_safe(message)}", markup=True)
 
 
 _OFFSET = re.compile(r"^(?:(?P<host>[^=]+)=)?(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})$")
@@ -136,7 +144,7 @@ def _progress_callback(quiet: bool) -> Progress | None:
     console = _stderr()
 
     def report(name: str, done: int, total: int) -> None:
-        console.print(f"[{done}/{total}] {escape(name)}", highlight=False)
+        console.print(f"[{done}/{total}] {_safe(name)}", highlight=False)
 
     return report
 
@@ -432,7 +440,7 @@ def triage(
             links[case] = name
         (html_dir / "index.html").write_text(render_index_html(rows, links), encoding="utf-8")
         if not quiet:
-            _stderr().print(f"wrote {escape(str(html_dir / 'index.html'))}")
+            _stderr().print(f"wrote {_safe(str(html_dir / 'index.html'))}")
     worst = max((exit_code(a, []) for _, a in analysed), default=EXIT_OK)
     raise typer.Exit(worst)
 

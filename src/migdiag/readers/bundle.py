@@ -13,11 +13,14 @@ decompressed; a member that breaks a rule, or whose name climbs out of the archi
 
 from __future__ import annotations
 
+import errno
 import glob
 import io
+import lzma
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,6 +36,55 @@ MAX_RATIO = 100  # expanded / compressed, for members big enough to matter
 RATIO_FLOOR = 10 * 1024**2  # below this a high ratio cannot hurt (an empty EVTX is ~1000:1)
 MAX_DEPTH = 1  # a zip inside a zip is read; one level deeper is refused
 _GLOB_CHARS = frozenset("*?[")
+# What a damaged or hostile archive makes zipfile raise.  Beyond its own BadZipFile: the
+# decompressors' errors (a corrupt deflate stream raises zlib.error, not BadZipFile),
+# NotImplementedError for an unknown compression method, RuntimeError for encryption,
+# ValueError (UnicodeDecodeError included) for malformed headers and names, EOFError for a
+# cut member, KeyError for a member gone since the listing.  Each must cost the one member
+# or archive, never the run.
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+)
+
+
+# Open archives, per process.  Each member is a separate input read in a worker; opening the
+# archive afresh for each one parses the whole central directory each time, which made a
+# zip of 10,000 tiny members take minutes (quadratic).  Keyed by process id too: a forked
+# worker must never share an open file (and its offset) with its parent or siblings.
+_OPEN_ARCHIVES: dict[tuple[int, str, int, int, tuple[str, ...]], zipfile.ZipFile] = {}
+_MAX_OPEN_ARCHIVES = 4  # outer archives and, decompressed in memory, nested ones
+
+
+def _cached_archive(path: Path, nesting: tuple[str, ...] = ()) -> zipfile.ZipFile:
+    """The archive at ``path``, or the zip member ``nesting`` inside it, opened once."""
+    info = os.stat(path)
+    key = (os.getpid(), str(path), info.st_size, info.st_mtime_ns, nesting)
+    found = _OPEN_ARCHIVES.get(key)
+    if found is not None:
+        return found
+    if nesting:
+        parent = _cached_archive(path, nesting[:-1])
+        archive = zipfile.ZipFile(io.BytesIO(_read_member(parent, nesting[-1], str(path))))
+    else:
+        archive = zipfile.ZipFile(path)
+    for old in list(_OPEN_ARCHIVES):
+        if old[0] != key[0] or len(_OPEN_ARCHIVES) >= _MAX_OPEN_ARCHIVES:
+            # Another process's entry is dropped, not closed: closing is harmless (the
+            # descriptor is this process's copy) but the parent still owns the archive.
+            stale = _OPEN_ARCHIVES.pop(old)
+            if old[0] == key[0]:
+                stale.close()
+    _OPEN_ARCHIVES[key] = archive
+    return archive
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +104,9 @@ class ZipMemberSource(InputSource):
         if self.archive is None or not self.chain:
             raise InputError(self.name, "zip member without an archive")
         try:
-            with zipfile.ZipFile(self.archive) as outer:
-                data = _read_member(outer, self.chain[0], self.name)
-                for member in self.chain[1:]:
-                    with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                        data = _read_member(inner, member, self.name)
-        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+            archive = _cached_archive(self.archive, self.chain[:-1])
+            data = _read_member(archive, self.chain[-1], self.name)
+        except ZIP_ERRORS as exc:
             raise InputError(self.name, f"cannot read from the archive: {_one_line(exc)}") from exc
         return data
 
@@ -65,17 +114,19 @@ class ZipMemberSource(InputSource):
         return io.BytesIO(self._load())
 
     def head(self, size: int = 4096) -> bytes:
+        """The member's first bytes.  Raises ``OSError`` like ``InputSource.head`` (the
+        pipeline reports that as the file's error), never InputError or a zipfile error."""
         if self.archive is None or not self.chain:
             return b""
         # Only the start is needed: decompress that much, not the whole member.
         try:
-            with zipfile.ZipFile(self.archive) as outer:
-                if len(self.chain) == 1:
-                    with outer.open(self.chain[0]) as f:
-                        return f.read(size)
-        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-            raise InputError(self.name, f"cannot read from the archive: {_one_line(exc)}") from exc
-        return self._load()[:size]
+            archive = _cached_archive(self.archive, self.chain[:-1])
+            with archive.open(self.chain[-1]) as f:
+                return f.read(size)
+        except InputError as exc:
+            raise OSError(errno.EIO, exc.why) from exc
+        except ZIP_ERRORS as exc:
+            raise OSError(errno.EIO, f"cannot read from the archive: {_one_line(exc)}") from exc
 
     def sibling(self, member: str) -> ZipMemberSource:
         """Another member of the same (innermost) archive."""
@@ -189,7 +240,7 @@ def _walk_zip(
         try:
             with archive.open(info) as f:
                 head = f.read(4)
-        except (OSError, zipfile.BadZipFile, NotImplementedError, EOFError) as exc:
+        except ZIP_ERRORS as exc:
             errors.append(f"{where}: member unreadable: {_one_line(exc)}")
             continue
         if _is_zip_bytes(head):
@@ -203,7 +254,7 @@ def _walk_zip(
                     _walk_zip(
                         inner, where, disk_path, (*chain, name), depth + 1, budget, sources, errors
                     )
-            except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+            except ZIP_ERRORS as exc:
                 errors.append(f"{where}: not a readable zip archive: {_one_line(exc)}")
             continue
         sources.append(
@@ -251,11 +302,16 @@ def _add_file(
     if not _is_zip_bytes(head):
         sources.append(InputSource(name=display, path=path))
         return
+    found = len(sources) + len(errors)
     try:
         with zipfile.ZipFile(path) as archive:
             _walk_zip(archive, display, path, (), 0, _Budget(), sources, errors)
-    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         errors.append(f"{display}: not a readable zip archive: {_one_line(exc)}")
+    if len(sources) + len(errors) == found:
+        # Every input's fate is reported: an archive that yields nothing must say so (an
+        # empty zip, or a damaged central directory that lists no member).
+        errors.append(f"{display}: a zip archive with no file in it; nothing to read")
 
 
 def _add_folder(

@@ -78,6 +78,11 @@ def _header_facts(source: InputSource, stats: ReadStats) -> None:
             f"header claims {stats.header_chunks} chunks, {found} found: "
             "the file was copied from a running host; reading them all"
         )
+    elif stats.header_chunks is not None and found < stats.header_chunks:
+        stats.warn(
+            f"header claims {stats.header_chunks} chunks, only {found} present: the file is "
+            "truncated (cut short in transfer?); records in the missing part are lost"
+        )
 
 
 def _relevant_xml(xml: str, keep: Keep) -> bool:

@@ -182,10 +182,14 @@ def to_utc(
     itself carried a zone (wevtutil's ``...Z`` form); otherwise the host's offset from
     ``options`` was applied and the report must say times were assumed."""
     local = parse_local(text, day_first)
-    if local.zone is not None:
-        return (local.value - local.zone).replace(tzinfo=UTC), False
-    offset = options.offset_for(host)
-    return (local.value - offset).replace(tzinfo=UTC), True
+    try:
+        if local.zone is not None:
+            return (local.value - local.zone).replace(tzinfo=UTC), False
+        offset = options.offset_for(host)
+        return (local.value - offset).replace(tzinfo=UTC), True
+    except OverflowError:
+        # Year 1 or 9999 moved across midnight: a damaged or crafted date, one bad record.
+        raise ValueError(f"date out of range after the UTC offset: {text[:40]!r}") from None
 
 
 __all__ = [

@@ -42,7 +42,12 @@ def parse_system_time(text: str) -> datetime:
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
-        value -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        try:
+            value -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        except OverflowError:
+            # Year 1 or 9999 moved across midnight: a crafted time must cost one record (the
+            # readers drop a record on ValueError), not the file.
+            raise ValueError(f"time out of range: {text[:40]!r}") from None
     return value
 
 
@@ -139,8 +144,23 @@ def event_from_element(event: etree._Element, origin: Origin) -> Event:
     )
 
 
+# Characters XML 1.0 forbids even as references.  An EVTX string value may hold them (a VM
+# named with a backspace, an attacker's escape sequence), and the fast parser renders them
+# raw: lxml then refuses the whole record, which hid the event from the analysis.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    # C0 controls become their Unicode "control pictures" (ESC -> U+241B): the event is
+    # kept, the oddity stays visible, and nothing a terminal obeys survives.
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
+
+
 def parse_event_xml(xml: str | bytes, origin: Origin) -> Event:
     """Parse one serialized ``<Event>`` (with or without an XML declaration)."""
+    if isinstance(xml, str):
+        xml = _NOT_XML.sub(_visible, xml)
     data = xml.encode("utf-8") if isinstance(xml, str) else xml
     if data.startswith(b"<?xml"):
         end = data.find(b"?>")

@@ -65,6 +65,8 @@ def _input(report: InputReport) -> dict[str, Any]:
         "relevant": report.relevant,
         "recovered": report.recovered,
         "dropped": report.dropped,
+        "chunks": report.chunks,
+        "header_chunks": report.header_chunks,
         "bad_chunks": report.bad_chunks,
         "dirty": report.dirty,
         "skipped": report.skipped,

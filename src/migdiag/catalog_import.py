@@ -25,11 +25,7 @@ from lxml import etree
 
 from migdiag.catalog import load_overrides, user_catalog_path
 from migdiag.errors import InputError
-from migdiag.readers.xmlevent import SAFE_PARSER
-
-
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+from migdiag.readers.xmlevent import SAFE_PARSER, local_name
 
 
 def parse_metadata(data: bytes, name: str) -> dict[str, dict[int, dict[str, Any]]]:
@@ -41,7 +37,7 @@ def parse_metadata(data: bytes, name: str) -> dict[str, dict[int, dict[str, Any]
     except etree.XMLSyntaxError as exc:
         raise InputError(name, f"not XML: {exc.msg}") from None
     out: dict[str, dict[int, dict[str, Any]]] = {}
-    providers = [e for e in root.iter() if _local(e.tag) in ("provider", "publisher")]
+    providers = [e for e in root.iter() if local_name(e.tag).lower() in ("provider", "publisher")]
     for provider in providers:
         provider_name = provider.get("name")
         if not provider_name:
@@ -49,11 +45,11 @@ def parse_metadata(data: bytes, name: str) -> dict[str, dict[int, dict[str, Any]
         channels = {
             c.get("value") or c.get("id") or "": c.get("name") or ""
             for c in provider.iter()
-            if _local(c.tag) == "channel" and c.get("name")
+            if local_name(c.tag).lower() == "channel" and c.get("name")
         }
         events: dict[int, dict[str, Any]] = {}
         for event in provider.iter():
-            if _local(event.tag) != "event":
+            if local_name(event.tag).lower() != "event":
                 continue
             value, message = event.get("value"), event.get("message")
             if not value or not value.isdigit() or message is None:

@@ -37,3 +37,9 @@ class SignatureError(MigdiagError):
 
 class ScenarioError(MigdiagError):
     """An invalid synth scenario."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line for a user-facing message (never a traceback)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

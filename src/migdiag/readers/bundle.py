@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from migdiag.errors import InputError
+from migdiag.errors import InputError, one_line
 from migdiag.readers import InputSource
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local header, or an empty archive
@@ -107,7 +107,7 @@ class ZipMemberSource(InputSource):
             archive = _cached_archive(self.archive, self.chain[:-1])
             data = _read_member(archive, self.chain[-1], self.name)
         except ZIP_ERRORS as exc:
-            raise InputError(self.name, f"cannot read from the archive: {_one_line(exc)}") from exc
+            raise InputError(self.name, f"cannot read from the archive: {one_line(exc)}") from exc
         return data
 
     def open(self) -> BinaryIO:
@@ -126,7 +126,7 @@ class ZipMemberSource(InputSource):
         except InputError as exc:
             raise OSError(errno.EIO, exc.why) from exc
         except ZIP_ERRORS as exc:
-            raise OSError(errno.EIO, f"cannot read from the archive: {_one_line(exc)}") from exc
+            raise OSError(errno.EIO, f"cannot read from the archive: {one_line(exc)}") from exc
 
     def sibling(self, member: str) -> ZipMemberSource:
         """Another member of the same (innermost) archive."""
@@ -153,11 +153,6 @@ def _read_member(archive: zipfile.ZipFile, member: str, name: str) -> bytes:
     if len(data) > MAX_TOTAL_BYTES:
         raise InputError(name, "member expands beyond the 2 GiB limit")
     return data
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -241,7 +236,7 @@ def _walk_zip(
             with archive.open(info) as f:
                 head = f.read(4)
         except ZIP_ERRORS as exc:
-            errors.append(f"{where}: member unreadable: {_one_line(exc)}")
+            errors.append(f"{where}: member unreadable: {one_line(exc)}")
             continue
         if _is_zip_bytes(head):
             if depth >= MAX_DEPTH:
@@ -255,7 +250,7 @@ def _walk_zip(
                         inner, where, disk_path, (*chain, name), depth + 1, budget, sources, errors
                     )
             except ZIP_ERRORS as exc:
-                errors.append(f"{where}: not a readable zip archive: {_one_line(exc)}")
+                errors.append(f"{where}: not a readable zip archive: {one_line(exc)}")
             continue
         sources.append(
             ZipMemberSource(
@@ -297,7 +292,7 @@ def _add_file(
         with path.open("rb") as f:
             head = f.read(4)
     except OSError as exc:
-        errors.append(f"{display}: cannot read: {exc.strerror or _one_line(exc)}")
+        errors.append(f"{display}: cannot read: {exc.strerror or one_line(exc)}")
         return
     if not _is_zip_bytes(head):
         sources.append(InputSource(name=display, path=path))
@@ -307,7 +302,7 @@ def _add_file(
         with zipfile.ZipFile(path) as archive:
             _walk_zip(archive, display, path, (), 0, _Budget(), sources, errors)
     except ZIP_ERRORS as exc:
-        errors.append(f"{display}: not a readable zip archive: {_one_line(exc)}")
+        errors.append(f"{display}: not a readable zip archive: {one_line(exc)}")
     if len(sources) + len(errors) == found:
         # Every input's fate is reported: an archive that yields nothing must say so (an
         # empty zip, or a damaged central directory that lists no member).

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, Catalog
-from migdiag.errors import InputError
+from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, ReadStats
 from migdiag.readers.xmlevent import parse_event_xml
@@ -258,7 +258,7 @@ def read(
         try:
             parser: Any = PyEvtxParser(target, number_of_threads=1)
         except Exception as exc:  # the Rust parser raises plain RuntimeError/OSError subclasses
-            stats.warn(f"fast parser could not open the file ({_one_line(exc)}); using python-evtx")
+            stats.warn(f"fast parser could not open the file ({one_line(exc)}); using python-evtx")
             yield from _read_python_evtx(source, stats, keep)
             return
         yield from _read_records(parser, source, stats, keep)
@@ -280,7 +280,7 @@ def _read_records(
             # A bad chunk: the iterator continues with the next chunk when called again.
             errors_in_a_row += 1
             stats.bad_chunks += 1
-            stats.warn(f"damaged data skipped: {_one_line(exc)}")
+            stats.warn(f"damaged data skipped: {one_line(exc)}")
             if errors_in_a_row > MAX_CONSECUTIVE_ERRORS:
                 stats.warn("too many consecutive errors; stopped reading this file")
                 break
@@ -296,7 +296,7 @@ def _read_records(
             event = parse_event_xml(xml, origin)
         except Exception as exc:
             stats.dropped += 1
-            stats.warn(f"record {record_id}: unreadable XML ({_one_line(exc)})")
+            stats.warn(f"record {record_id}: unreadable XML ({one_line(exc)})")
             continue
         if not keep(event.provider):
             continue
@@ -315,12 +315,12 @@ def _read_python_evtx(source: InputSource, stats: ReadStats, keep: Keep) -> Iter
         log = pyevtx.Evtx(str(source.path))
         log.__enter__()
     except Exception as exc:
-        raise InputError(source.name, f"cannot open as EVTX: {_one_line(exc)}") from exc
+        raise InputError(source.name, f"cannot open as EVTX: {one_line(exc)}") from exc
     try:
         try:
             chunks = list(log.chunks())
         except Exception as exc:
-            raise InputError(source.name, f"cannot read EVTX chunks: {_one_line(exc)}") from exc
+            raise InputError(source.name, f"cannot read EVTX chunks: {one_line(exc)}") from exc
         for number, chunk in enumerate(chunks):
             try:
                 for record in chunk.records():
@@ -339,18 +339,13 @@ def _read_python_evtx(source: InputSource, stats: ReadStats, keep: Keep) -> Iter
                         event = parse_event_xml(xml, origin)
                     except Exception as exc:
                         stats.dropped += 1
-                        stats.warn(f"record unreadable: {_one_line(exc)}")
+                        stats.warn(f"record unreadable: {one_line(exc)}")
                         continue
                     if keep(event.provider):
                         stats.relevant += 1
                         yield event
             except Exception as exc:
                 stats.bad_chunks += 1
-                stats.warn(f"chunk {number} unreadable: {_one_line(exc)}")
+                stats.warn(f"chunk {number} unreadable: {one_line(exc)}")
     finally:
         log.__exit__(None, None, None)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]

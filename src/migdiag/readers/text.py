@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TextIO
 
 from migdiag.catalog import default_catalog
-from migdiag.errors import InputError
+from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first, to_utc
@@ -316,7 +316,7 @@ def read_blocks(
             try:
                 parsed = parse_event_xml(block.xml.strip(), origin)
             except Exception as exc:
-                stats.warn(f"{where}: Event Xml unreadable ({_one_line(exc)}); using the header")
+                stats.warn(f"{where}: Event Xml unreadable ({one_line(exc)}); using the header")
             else:
                 # The XML is the record; the block's text is its rendering.
                 event = replace(parsed, message=block.description or parsed.message)
@@ -325,7 +325,7 @@ def read_blocks(
                 event = _event_from_header(block, name, options, day_first)
             except ValueError as exc:
                 stats.dropped += 1
-                stats.warn(f"{where}: unreadable block ({_one_line(exc)})")
+                stats.warn(f"{where}: unreadable block ({one_line(exc)})")
                 continue
         if not keep(event.provider):
             continue
@@ -343,7 +343,7 @@ def make_reader(options: TimeOptions) -> Reader:
             with open_text(source) as f:
                 text = f.read()
         except OSError as exc:
-            raise InputError(source.name, f"cannot read: {_one_line(exc)}") from exc
+            raise InputError(source.name, f"cannot read: {one_line(exc)}") from exc
         blocks = list(iter_blocks(text))
         if not blocks:
             raise InputError(source.name, "no Event Viewer copy-as-text block found")
@@ -358,8 +358,3 @@ read: Reader = make_reader(DEFAULT_OPTIONS)
 def sniff_text(text: str) -> bool:
     """True when the text holds a copy-as-text block."""
     return bool(block_starts(text.splitlines()))
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -22,7 +22,7 @@ from migdiag.errors import InputError
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, ReadStats
 from migdiag.readers.text import open_text
-from migdiag.readers.xmlevent import event_from_element
+from migdiag.readers.xmlevent import event_from_element, local_name
 
 FORMAT = "xml"
 CHUNK_CHARS = 1 << 20
@@ -49,10 +49,6 @@ def sniff_text(text: str) -> bool:
         return True  # wevtutil qe /f:xml /e:<root>: any root name the user chose
     # A DTD in front of event XML is still ours to read, and to refuse with a clear message.
     return bool(_DTD_ROOT.match(rest)) or (rest.startswith("<!DOCTYPE") and "<Event" in rest)
-
-
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _parser() -> etree.XMLPullParser:
@@ -83,15 +79,15 @@ def read(source: InputSource, stats: ReadStats, keep: Keep) -> Iterator[Event]:
     def drain() -> Iterator[Event]:
         nonlocal number
         for _, elem in parser.read_events():
-            if _local(elem.tag) != "Event":
+            if local_name(elem.tag) != "Event":
                 continue
             parent = elem.getparent()
             grandparent = parent.getparent() if parent is not None else None
             # A record sits in our wrapper, or in the export's root (<Events>, or whatever
             # wevtutil's /e: named it); an Event deeper in a payload is data, not a record.
             if parent is None or not (
-                _local(parent.tag) == _WRAPPER
-                or (grandparent is not None and _local(grandparent.tag) == _WRAPPER)
+                local_name(parent.tag) == _WRAPPER
+                or (grandparent is not None and local_name(grandparent.tag) == _WRAPPER)
             ):
                 continue
             number += 1

@@ -51,7 +51,8 @@ def parse_system_time(text: str) -> datetime:
     return value
 
 
-def _local(tag: object) -> str:
+def local_name(tag: object) -> str:
+    """An element's name without its namespace ("" for comments and processing instructions)."""
     if not isinstance(tag, str):
         return ""
     return tag.rsplit("}", 1)[-1]
@@ -59,7 +60,7 @@ def _local(tag: object) -> str:
 
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
     for child in parent:
-        if _local(child.tag) == name:
+        if local_name(child.tag) == name:
             return child
     return None
 
@@ -83,7 +84,9 @@ def payload_fields(event: etree._Element) -> tuple[tuple[str, str], ...]:
         for container in user:
             if not isinstance(container.tag, str):
                 continue
-            return tuple((_local(c.tag), _value(c)) for c in container if isinstance(c.tag, str))
+            return tuple(
+                (local_name(c.tag), _value(c)) for c in container if isinstance(c.tag, str)
+            )
         return ()
     data = _child(event, "EventData")
     if data is not None:
@@ -91,7 +94,7 @@ def payload_fields(event: etree._Element) -> tuple[tuple[str, str], ...]:
         for c in data:
             if not isinstance(c.tag, str):
                 continue
-            if _local(c.tag) == "Data":
+            if local_name(c.tag) == "Data":
                 fields.append((c.get("Name") or "", _value(c)))
         return tuple(fields)
     return ()

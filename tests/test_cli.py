@@ -134,15 +134,18 @@ def test_triage_ranks_cases_and_writes_an_index(tmp_path: Path) -> None:
     with zipfile.ZipFile(bundle, "w") as zf:
         for path in (SAMPLES / "seed-mtu-reset").rglob("*.evtx"):
             zf.write(path, path.relative_to(SAMPLES))
-    cases = [str(SAMPLES / name) for name in ("healthy-drain", "switch-mtu-timeout")]
+    cases = [
+        str(SAMPLES / name) for name in ("healthy-drain", "seed-mtu-reset", "switch-mtu-timeout")
+    ]
     result = migdiag("triage", *cases, str(bundle), "--html-dir", str(tmp_path / "out"), "-q")
     assert result.returncode == 0, result.stderr
     ranked = [line for line in result.stdout.splitlines() if line[:1].isdigit()]
-    assert len(ranked) == 3
+    assert len(ranked) == 4
     assert "healthy" in ranked[-1]  # failures rank above the healthy case
+    assert all("failed" in line for line in ranked[:3])
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert index.count('href="./case-') == 3
-    assert len(list((tmp_path / "out").glob("case-*.html"))) == 3
+    assert index.count('href="./case-') == 4
+    assert len(list((tmp_path / "out").glob("case-*.html"))) == 4
 
 
 def test_pasted_text_among_the_inputs_is_explained_beside_the_logs(tmp_path: Path) -> None:

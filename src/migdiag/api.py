@@ -32,7 +32,18 @@ from migdiag.readers.localtime import TimeOptions
 from migdiag.readers.registry import readers_for, sniff
 from migdiag.workers import run_isolated
 
-Progress = Callable[[str, int, int], None]  # (input name, inputs done, inputs total)
+Progress = Callable[["ReadProgress"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProgress:
+    """Where a long read stands: reported after each input is read."""
+
+    name: str  # the input just finished
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,7 @@ def _read_all(
     catalog: Catalog,
     progress: Progress | None,
 ) -> list[_FileResult]:
+    tally = _Tally(sources)
     if options.engine == "dask":
         from migdiag.engines import read_with_dask
 
@@ -136,19 +148,14 @@ def _read_all(
     if options.jobs == 1:
         # In this process: no time limit, but nothing to start (debugging, tiny inputs).
         results = []
-        for done, source in enumerate(sources, 1):
+        for source in sources:
             results.append(read_source(source, options.time, catalog, source.name in named))
-            if progress:
-                progress(source.name, done, len(sources))
+            tally.done(source, progress)
         return results
     jobs = options.jobs or os.cpu_count() or 1
-    finished = 0
 
     def on_done(index: int) -> None:
-        nonlocal finished
-        finished += 1
-        if progress:
-            progress(sources[index].name, finished, len(sources))
+        tally.done(sources[index], progress)
 
     outcomes = run_isolated(
         read_source,
@@ -163,6 +170,29 @@ def _read_all(
         else _FileResult(ReadStats().report(source.name, "unknown", outcome.why), ())
         for source, outcome in zip(sources, outcomes, strict=True)
     ]
+
+
+class _Tally:
+    """Files and bytes read so far, for progress reports."""
+
+    def __init__(self, sources: Sequence[InputSource]) -> None:
+        self.sizes = {s.name: _size(s) for s in sources}
+        self.total = sum(self.sizes.values())
+        self.files = 0
+        self.bytes = 0
+
+    def done(self, source: InputSource, progress: Progress | None) -> None:
+        self.files += 1
+        self.bytes += self.sizes.get(source.name, 0)
+        if progress:
+            progress(ReadProgress(source.name, self.files, len(self.sizes), self.bytes, self.total))
+
+
+def _size(source: InputSource) -> int:
+    try:
+        return source.size
+    except (OSError, ValueError):  # a vanished file is reported when it is read
+        return 0
 
 
 def dedup(events: Iterable[Event]) -> list[Event]:

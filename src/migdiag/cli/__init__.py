@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from migdiag.errors import MigdiagError, SignatureError
 
 if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stays quick
-    from migdiag.api import Options, Progress
+    from migdiag.api import Options, Progress, ReadProgress
     from migdiag.model import Analysis
 
 EXIT_OK = 0
@@ -137,16 +139,45 @@ def _options(
     )
 
 
-def _progress_callback(quiet: bool) -> Progress | None:
-    # Progress only where a person watches: never in pipes, never with --quiet.
-    if quiet or not sys.stderr.isatty():
-        return None
-    console = _stderr()
+class _ProgressBar:
+    """A transient bar on stderr (files and bytes read), only where a person watches:
+    never in pipes, never with --quiet.  Use as a context manager; ``callback`` is None
+    when no bar is shown."""
 
-    def report(name: str, done: int, total: int) -> None:
-        console.print(f"[{done}/{total}] {_safe(name)}", highlight=False)
+    def __init__(self, quiet: bool) -> None:
+        self.bar: RichProgress | None = None
+        self.task: TaskID | None = None
+        if quiet or not sys.stderr.isatty():
+            return
+        self.bar = RichProgress(
+            TextColumn("reading"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[files]}"),
+            TimeRemainingColumn(),
+            console=_stderr(),
+            transient=True,
+        )
 
-    return report
+    @property
+    def callback(self) -> Progress | None:
+        return self._report if self.bar is not None else None
+
+    def _report(self, p: ReadProgress) -> None:
+        assert self.bar is not None
+        if self.task is None:
+            self.task = self.bar.add_task("read", total=p.bytes_total, files="")
+        files = f"{p.files_done}/{p.files_total} files"
+        self.bar.update(self.task, completed=p.bytes_done, files=files)
+
+    def __enter__(self) -> _ProgressBar:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def exit_code(analysis: Analysis, fail_on: list[FailOn]) -> int:
@@ -266,7 +297,8 @@ def analyze(
             )
         options = replace(options, engine="dask", scheduler=scheduler)
     try:
-        analysis = run(paths, options, progress=_progress_callback(quiet))
+        with _ProgressBar(quiet) as bar:
+            analysis = run(paths, options, progress=bar.callback)
     except SignatureError as exc:
         for problem in exc.problems:
             _error(problem)
@@ -421,7 +453,8 @@ def triage(
         raise typer.Exit(EXIT_USAGE) from None
     analysed = []
     for case in cases:
-        analysis = run([case], options, progress=_progress_callback(quiet), library=library)
+        with _ProgressBar(quiet) as bar:
+            analysis = run([case], options, progress=bar.callback, library=library)
         for report in analysis.inputs:
             if report.error:
                 _error(f"{report.path}: {report.error}")

@@ -217,7 +217,3 @@ def apply_overrides(catalog: Catalog, overrides: Overrides) -> Catalog:
                     source="imported from the host's provider metadata",
                 )
     return replace(catalog, events=events)
-
-
-def load_catalog(path: Path) -> Catalog:
-    return build_catalog(_load_yaml(path.read_text(encoding="utf-8")))

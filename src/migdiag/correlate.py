@@ -73,7 +73,6 @@ class Correlation:
 
 @dataclass(slots=True)
 class _Attempt:
-    vm_key: str
     members: list[int] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     source: str | None = None
@@ -121,7 +120,7 @@ def correlate(
     keys = _vm_keys(ordered)
 
     attempts = _group_by_vm(ordered, kinds, keys, catalog, skew_tolerance)
-    skews, offsets = _estimate_skew(ordered, kinds, attempts)
+    skews, offsets = _estimate_skew(ordered, attempts)
     corrected = [e.time + timedelta(seconds=offsets.get(e.short_host, 0.0)) for e in ordered]
     unattached = _attach_anonymous(
         ordered, kinds, keys, attempts, corrected, skew_tolerance, catalog
@@ -169,7 +168,7 @@ def _group_by_vm(
     frame = pd.DataFrame({"key": keys, "pos": range(len(ordered))})
     frame = frame[frame["key"].notna() & pd.Series([k != "cluster-network" for k in kinds])]
     attempts: list[_Attempt] = []
-    for key, group in sorted(frame.groupby("key", sort=False), key=lambda kv: str(kv[0])):
+    for _vm, group in sorted(frame.groupby("key", sort=False), key=lambda kv: str(kv[0])):
         current: _Attempt | None = None
         for pos in group["pos"].tolist():
             e, kind = ordered[pos], kinds[pos]
@@ -179,7 +178,7 @@ def _group_by_vm(
                 kind in START_KINDS
                 and current.last is not None
                 and (current.ended or e.time - current.last > IN_PROGRESS_HORIZON)
-                and not _same_start(current, e, ordered)
+                and not _same_start(current, e)
             )
             if (
                 not starts_new
@@ -190,14 +189,14 @@ def _group_by_vm(
             ):
                 starts_new = True
             if starts_new:
-                current = _Attempt(vm_key=str(key))
+                current = _Attempt()
                 attempts.append(current)
             assert current is not None
             _join(current, pos, e, kind, ordered, catalog)
     return attempts
 
 
-def _same_start(attempt: _Attempt, e: Event, ordered: Sequence[Event]) -> bool:
+def _same_start(attempt: _Attempt, e: Event) -> bool:
     # HA 21300, 21306 and VMMS 20413 of one attempt arrive together: not a new attempt.
     if attempt.first is None or attempt.ended:
         return False
@@ -261,9 +260,7 @@ def _vm_label(e: Event) -> str:
     return e.vm_name or e.vm_id or "?"
 
 
-def _pairs_for_skew(
-    ordered: Sequence[Event], kinds: Sequence[str], attempt: _Attempt
-) -> list[tuple[str, str, float]]:
+def _pairs_for_skew(ordered: Sequence[Event], attempt: _Attempt) -> list[tuple[str, str, float]]:
     """(source, destination, dest_time - source_time) for events that must coincide."""
     if not attempt.source or not attempt.destination:
         return []
@@ -290,11 +287,11 @@ def _pairs_for_skew(
 
 
 def _estimate_skew(
-    ordered: Sequence[Event], kinds: Sequence[str], attempts: Sequence[_Attempt]
+    ordered: Sequence[Event], attempts: Sequence[_Attempt]
 ) -> tuple[list[SkewEstimate], dict[str, float]]:
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
     for attempt in attempts:
-        for a, b, diff in _pairs_for_skew(ordered, kinds, attempt):
+        for a, b, diff in _pairs_for_skew(ordered, attempt):
             if a <= b:
                 samples[(a, b)].append(diff)
             else:

@@ -47,13 +47,6 @@ LEVEL_BY_NUMBER: dict[int, Level] = {
     4: Level.INFORMATION,
     5: Level.VERBOSE,
 }
-NUMBER_BY_LEVEL: dict[Level, int] = {
-    Level.CRITICAL: 1,
-    Level.ERROR: 2,
-    Level.WARNING: 3,
-    Level.INFORMATION: 4,
-    Level.VERBOSE: 5,
-}
 
 
 @lru_cache(

@@ -10,8 +10,6 @@ from lxml import etree
 
 from migdiag.model import Event, Origin
 
-EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
-
 # Hardened parser: no network, no entities, no DTD, bounded depth via huge_tree=False.
 SAFE_PARSER = etree.XMLParser(
     resolve_entities=False,

@@ -247,7 +247,14 @@ SkewOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: no progress.")]
 
 
-@app.command()
+EXIT_CODES_HELP = (
+    "Exit status: 0 analysis done; 2 usage error or invalid signatures; with --fail-on: "
+    "3 a failure with a known cause, 4 a failure with an unknown cause, 5 a slow migration; "
+    "6 some inputs could not be read; 7 no input could be read (docs/user-guide.md)."
+)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="EVTX/XML/CSV/text files, folders or zips.")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.terminal,

@@ -22,8 +22,9 @@ from rich.markup import escape
 from migdiag.catalog import default_catalog
 from migdiag.diagnose import load_library
 from migdiag.errors import SignatureError
-from migdiag.explain import Explanation, Missing, clean, decode_bytes, explain_text
+from migdiag.explain import Explanation, Missing, decode_bytes, explain_text
 from migdiag.model import Evidence, Finding
+from migdiag.report.text import clean  # the one output scrubber: escapes, controls, bidi
 
 SCHEMA_VERSION = 1
 EXIT_OK = 0

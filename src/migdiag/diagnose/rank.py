@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from migdiag.catalog import Catalog
 from migdiag.diagnose.loader import Library
 from migdiag.diagnose.match import Hit, Match, evaluate
-from migdiag.diagnose.signature import Signature
+from migdiag.diagnose.signature import Signature, Step
 from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
 
 # What to collect when nothing explains a failure (reference section 8, "Data collection").
@@ -60,8 +61,35 @@ def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
     return tuple(dict.fromkeys(notes))
 
 
+# Values from the logs go into commands an engineer pastes into PowerShell: substitute only
+# values that cannot break out of an argument (no quotes, semicolons, pipes, $, backticks).
+_SAFE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
+_SAFE_VM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}$")
+
+
+def fill_placeholders(text: str, migration: Migration) -> str:
+    """``<vm>``, ``<source>``, ``<destination>`` and ``<destination FQDN>`` in a check or fix,
+    replaced by this migration's values where they are known and safe to paste."""
+    values = {
+        "<destination FQDN>": migration.destination_fqdn,
+        "<destination>": migration.destination,
+        "<source>": migration.source,
+    }
+    for token, value in values.items():
+        if value and _SAFE_HOST.match(value):
+            text = text.replace(token, value)
+    vm = migration.vm_name
+    if vm and _SAFE_VM.match(vm):
+        text = text.replace("<vm>", f"'{vm}'" if " " in vm else vm)
+    return text
+
+
 def to_finding(match: Match, migration: Migration) -> Finding:
     sig = match.signature
+
+    def fill(steps: Sequence[Step]) -> tuple[str, ...]:
+        return tuple(fill_placeholders(s.describe(), migration) for s in steps)
+
     return Finding(
         signature_id=sig.id,
         cause=sig.cause,
@@ -70,9 +98,9 @@ def to_finding(match: Match, migration: Migration) -> Finding:
         confidence=match.confidence,
         evidence=_evidence(match.hits),
         explanation=sig.explanation,
-        checks=tuple(s.describe() for s in sig.checks),
-        remediation=tuple(s.describe() for s in sig.remediation),
-        differential=tuple(a.describe() for a in sig.differential),
+        checks=fill(sig.checks),
+        remediation=fill(sig.remediation),
+        differential=tuple(fill_placeholders(a.describe(), migration) for a in sig.differential),
         corroboration=_corroboration(match),
         references=sig.references,
         notes=_notes(migration, sig),

@@ -207,3 +207,22 @@ def test_logs_from_one_side_only_are_diagnosed_with_a_coverage_note() -> None:
     assert migration["outcome"] == "failed"
     assert migration["diagnosis"]["cause"] == "mtu-mismatch"
     assert any("destination SRV2" in note for note in migration["coverage"])
+
+
+def test_the_seeds_copy_as_text_blocks_alone_give_the_mtu_diagnosis() -> None:
+    # The founding case as tickets carry it: Event Viewer's copy-as-text of the source's
+    # five VMMS events (tests/readers/data/seed_vmms_copy_as_text.txt is the seed's lines).
+    seed = Path(__file__).parent / "readers" / "data" / "seed_vmms_copy_as_text.txt"
+    result = migdiag("analyze", str(seed), "--utc-offset", "+02:00", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    [migration] = data["migrations"]
+    assert (migration["vm_name"], migration["source"], migration["destination"]) == (
+        "DidierTest01",
+        "SRV1",
+        "SRV2",
+    )
+    assert migration["outcome"] == "failed"
+    assert migration["diagnosis"]["cause"] == "mtu-mismatch"
+    assert {e["event_id"] for e in migration["events"]} == {20413, 22038, 21018, 22040, 21024}
+    assert any("assumed" in w for w in data["warnings"])  # local times, said so

@@ -47,14 +47,22 @@ def _corroboration(match: Match) -> tuple[Evidence, ...]:
 
 
 def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
-    notes = list(migration.coverage)
     hosts = {e.short_host for e in migration.events}
-    if migration.destination and migration.destination not in hosts:
+    missing_destination = bool(migration.destination) and migration.destination not in hosts
+    missing_source = bool(migration.source) and migration.source not in hosts
+    # One note per missing side: what it means for this diagnosis replaces the bare fact.
+    notes = [
+        c
+        for c in migration.coverage
+        if not (missing_destination and c.startswith(f"destination {migration.destination}:"))
+        and not (missing_source and c.startswith(f"source {migration.source}:"))
+    ]
+    if missing_destination:
         notes.append(
             f"No events from the destination {migration.destination} were supplied: a failure "
             "the destination logged itself (memory, switch, receive timeout) cannot be ruled out."
         )
-    if migration.source and migration.source not in hosts:
+    if missing_source:
         notes.append(f"No events from the source {migration.source} were supplied.")
     if signature.verified_note:
         notes.append(signature.verified_note)

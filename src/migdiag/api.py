@@ -100,7 +100,10 @@ def read_source(
     if fmt is None:
         # Only a file the user named is read as pasted text: a folder's README or notes
         # that merely describe a failure must not become evidence.
-        text = _as_text(source) if named else None
+        try:
+            text = _as_text(source) if named else None
+        except OSError as exc:
+            return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc}"), ())
         if text is not None:
             return _FileResult(stats.report(source.name, PASTED), (), text)
         if not named:

@@ -224,13 +224,6 @@ def read_events(
     return reports, events, refused
 
 
-def _read_with_texts(
-    paths: Sequence[str], options: Options, progress: Progress | None
-) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]]]:
-    reports, events, texts, _ = _read(paths, options, progress)
-    return reports, events, texts
-
-
 def _read(
     paths: Sequence[str], options: Options, progress: Progress | None
 ) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
@@ -262,7 +255,7 @@ def analyze(
     """
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, texts = _read_with_texts(paths, options, progress)
+    reports, events, texts, _ = _read(paths, options, progress)
     pasted, reports = _explain_texts(texts, reports, library, catalog)
     correlation = correlate(events, catalog, options.skew_tolerance)
     context = _ContextIndex(events)

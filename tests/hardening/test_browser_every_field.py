@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from report_fixtures import PLAIN, standard_analysis
-from test_browser import CHROMIUM, _load, browser_context
+from test_browser import CHROMIUM, _load, assert_nothing_executed, browser_context
 
 from migdiag.report import RENDERERS
 
@@ -56,18 +56,8 @@ def test_every_field_is_inert(browser_context: Any, tmp_path: Path) -> None:
     assert counter[0] > 200
     html = RENDERERS["html"](analysis, PLAIN)
     loaded = _load(browser_context, html, tmp_path / "every-field.html")
+    assert_nothing_executed(loaded, links=60)
     page = loaded.page
-    page.locator("button[data-expand=open]").click()
-    for link in page.locator("main a").all()[:60]:
-        link.hover(force=True, timeout=2000)
-        link.focus()
-    page.wait_for_timeout(200)
-    assert page.evaluate("() => window.__pwned") is None
-    assert loaded.dialogs == []
-    assert loaded.requests == [loaded.url]
-    assert page.locator("img").count() == 0
-    assert page.locator("script").count() == 1
-    assert page.locator("a[href^='javascript']").count() == 0
     handlers = page.evaluate(
         "() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]"
         ".filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))"

@@ -84,6 +84,23 @@ def _load(context: Any, html: str, path: Path) -> Loaded:
     return loaded
 
 
+def assert_nothing_executed(loaded: Loaded, links: int) -> None:
+    """Unfold everything, hover and focus the links: any handler smuggled in from the logs
+    would fire now.  Then nothing may have run, been fetched or been injected."""
+    page = loaded.page
+    page.locator("button[data-expand=open]").click()
+    for link in page.locator("main a").all()[:links]:
+        link.hover(force=True, timeout=2000)
+        link.focus()
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__pwned") is None
+    assert loaded.dialogs == []
+    assert loaded.requests == [loaded.url], "an injected <img src=x> must not be fetched"
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 1  # ours
+    assert page.locator("a[href^='javascript']").count() == 0
+
+
 def test_report_loads_offline_and_shows_content(
     browser_context: Any, analysis: Analysis, tmp_path: Path
 ) -> None:
@@ -131,18 +148,7 @@ def test_hostile_log_text_executes_nothing(
 ) -> None:
     loaded = _load(browser_context, RENDERERS["html"](hostile, PLAIN), tmp_path / "hostile.html")
     page = loaded.page
-    # Unfold everything, hover and focus every link: any handler smuggled in would fire now.
-    page.locator("button[data-expand=open]").click()
-    for link in page.locator("main a").all()[:40]:
-        link.hover(force=True, timeout=2000)
-        link.focus()
-    page.wait_for_timeout(200)
-    assert page.evaluate("() => window.__pwned") is None
-    assert loaded.dialogs == []
-    assert loaded.requests == [loaded.url], "an injected <img src=x> must not be fetched"
-    assert page.locator("img").count() == 0
-    assert page.locator("script").count() == 1  # ours
-    assert page.locator("a[href^='javascript']").count() == 0
+    assert_nothing_executed(loaded, links=40)
     # The payload is shown as text instead.
     assert "<script>window.__pwned=1" in page.locator("section.migration h2").first.inner_text()
     assert loaded.console_errors == []

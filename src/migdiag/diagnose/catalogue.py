@@ -20,12 +20,9 @@ How to write one: [writing-signatures.md](writing-signatures.md).
 """
 
 
-def _matcher(m: Matcher) -> list[str]:
+def _codes_and_texts(m: Matcher | TextMatcher) -> list[str]:
+    # Event matchers and text rules share these four conditions: describe them one way.
     parts = []
-    if m.provider:
-        parts.append(f"provider `{m.provider}`")
-    if m.ids:
-        parts.append("event " + "/".join(str(i) for i in m.ids))
     if m.codes:
         parts.append("codes " + ", ".join(f"`{c}`" for c in m.codes))
     if m.codes_any:
@@ -34,6 +31,16 @@ def _matcher(m: Matcher) -> list[str]:
         parts.append("text " + ", ".join(f'"{f}"' for f in m.fragments))
     if m.fragments_any:
         parts.append("any of texts " + " / ".join(f'"{f}"' for f in m.fragments_any))
+    return parts
+
+
+def _matcher(m: Matcher) -> list[str]:
+    parts = []
+    if m.provider:
+        parts.append(f"provider `{m.provider}`")
+    if m.ids:
+        parts.append("event " + "/".join(str(i) for i in m.ids))
+    parts += _codes_and_texts(m)
     parts.extend(f'field `{k}` contains "{v}"' for k, v in m.fields)
     return parts
 
@@ -52,14 +59,7 @@ def _clause(c: Clause, sign: str = "+") -> str:
 
 def _text_matcher(m: TextMatcher, sign: str = "") -> str:
     parts = []
-    if m.codes:
-        parts.append("codes " + ", ".join(f"`{c}`" for c in m.codes))
-    if m.codes_any:
-        parts.append("any of codes " + ", ".join(f"`{c}`" for c in m.codes_any))
-    if m.fragments:
-        parts.append("text " + ", ".join(f'"{f}"' for f in m.fragments))
-    if m.fragments_any:
-        parts.append("any of texts " + " / ".join(f'"{f}"' for f in m.fragments_any))
+    parts += _codes_and_texts(m)
     if m.ids:
         parts.append("event id " + "/".join(str(i) for i in m.ids) + " named")
     if m.alone:

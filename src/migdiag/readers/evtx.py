@@ -29,6 +29,7 @@ from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, Catalog
 from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, ReadStats
+from migdiag.readers.fastxml import fast_event
 from migdiag.readers.xmlevent import parse_event_xml
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -293,7 +294,9 @@ def _read_records(
         record_id = record.get("event_record_id")
         origin = Origin(path=source.name, format="evtx", record=record_id)
         try:
-            event = parse_event_xml(xml, origin)
+            # The plain shape the Rust parser renders is read without lxml; anything else
+            # (entities, odd markup) goes through lxml as before.
+            event = fast_event(xml, origin) or parse_event_xml(xml, origin)
         except Exception as exc:
             stats.dropped += 1
             stats.warn(f"record {record_id}: unreadable XML ({one_line(exc)})")

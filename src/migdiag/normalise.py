@@ -8,7 +8,7 @@ correlation and diagnosis never see where an event came from.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from functools import lru_cache
 
 from migdiag.catalog import Catalog, EventSpec
 from migdiag.model import Event, short_host
@@ -114,8 +114,21 @@ def extract_error_codes(text: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _codes_in(text: str) -> tuple[str, ...]:
+    # Every code form is at least 8 characters long; most payload values are shorter.
+    return () if len(text) < 8 else _cached_codes(text)
+
+
+# The same values recur across a VM's events (its GUID, its name, an error text), and a
+# message is built from them: remembering them halves normalisation on a big bundle.
+_cached_codes = lru_cache(maxsize=16384)(extract_error_codes)
+
+
 def _inside_guid(text: str, start: int, end: int) -> bool:
     return (start > 0 and text[start - 1] == "-") or (end < len(text) and text[end] == "-")
+
+
+_INSERTION = re.compile(r"(?<!%)%(\d+)")
 
 
 def render_template(template: str, event: Event) -> str:
@@ -125,7 +138,7 @@ def render_template(template: str, event: Event) -> str:
         value = event.param(int(m.group(1)))
         return value if value is not None else m.group(0)
 
-    return re.sub(r"(?<!%)%(\d+)", sub, template)
+    return _INSERTION.sub(sub, template)
 
 
 def _role_value(event: Event, spec: EventSpec | None, role: str) -> str | None:
@@ -188,22 +201,29 @@ def normalise(event: Event, catalog: Catalog) -> Event:
             peer = m.group(1)
     peer_short = short_host(peer.strip().rstrip(".")) if peer and peer.strip() else None
 
-    code_sources = [text]
-    code_sources.extend(v for _, v in event.fields)
-    codes: dict[str, None] = {}
-    for chunk in code_sources:
-        for code in extract_error_codes(chunk):
+    codes: dict[str, None] = dict.fromkeys(_codes_in(text))
+    for _, value in event.fields:
+        for code in _codes_in(value):
             codes.setdefault(code, None)
 
-    return replace(
-        event,
+    # Built directly rather than with dataclasses.replace: this runs for every kept record.
+    return Event(
+        time=event.time,
+        host=event.host,
         channel=canonical_channel(event.channel),
+        provider=event.provider,
+        event_id=event.event_id,
+        level=event.level,
+        record_id=event.record_id,
+        fields=event.fields,
         message=message,
+        origin=event.origin,
         vm_name=vm_name.strip() if vm_name else None,
         vm_id=vm_id,
         peer_host=peer_short,
         error_codes=tuple(codes),
         message_from_input=from_input,
+        time_assumed=event.time_assumed,
     )
 
 

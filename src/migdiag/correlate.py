@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +28,7 @@ import networkx as nx
 import pandas as pd
 
 from migdiag.catalog import Catalog, EventSpec, default_catalog
+from migdiag.collector import collector_paused
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Edge,
@@ -71,20 +72,87 @@ class Correlation:
     unattached: tuple[Event, ...]  # Hyper-V events no attempt claimed (context only)
 
 
+# An edge while attempts are being built: (from position, to position, reason).  A plain
+# tuple, not an ``Edge``: each is rebuilt as an ``Edge`` with the migration's own indexes
+# anyway, and a tuple costs a fraction of a frozen dataclass to make (~27,000 per fleet).
+_Link = tuple[int, int, str]
+
+
 @dataclass(slots=True)
 class _Attempt:
     members: list[int] = field(default_factory=list)
-    edges: list[Edge] = field(default_factory=list)
+    links: list[_Link] = field(default_factory=list)
     source: str | None = None
     destination: str | None = None
     first: datetime | None = None
     last: datetime | None = None
     ended: bool = False
+    # Event id -> index in ``members`` of its latest member, kept while grouping, so that
+    # finding the event a new one follows is a few dict look-ups, not a walk back.
+    latest: dict[int, int] = field(default_factory=dict)
+    # (host, "start" | "end" | "fail") -> time of the first such member, for clock skew.
+    marks: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
-def _kind(catalog: Catalog, event: Event) -> str:
-    spec = catalog.spec(event.provider, event.event_id)
-    return spec.kind if spec else "other"
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """The events in time order, with what the steps ask of each event looked up once.
+
+    On a fleet bundle the steps ask for an event's short host, catalog entry and provider
+    hundreds of thousands of times; a property call, a lower-casing and a catalog look-up
+    each time were most of correlate's cost.  The lists are parallel to ``events``.
+    """
+
+    events: list[Event]
+    hosts: list[str]  # Event.short_host
+    specs: list[EventSpec | None]  # Catalog.spec(provider, event_id)
+    kinds: list[str]  # the spec's kind, or "other"
+    hyperv: list[bool]  # a Hyper-V provider's event
+    cluster_vm: list[bool]  # a Hyper-V-High-Availability event that names the VM
+    log_end: dict[str, datetime]  # host -> time of its last event
+    channels: dict[str, set[str]]  # host -> channels it logged
+
+
+def _facts(given: Iterable[Event], catalog: Catalog) -> _Facts:
+    events = list(given)
+    # A fleet has tens of hosts and providers and a few dozen event ids: look each up once.
+    short: dict[str, str] = {}
+    spec_of: dict[tuple[str, int], EventSpec | None] = {}
+    provider_of: dict[str, tuple[bool, bool]] = {}  # provider -> (hyper-v, high-availability)
+    unsorted_hosts = [short.get(e.host) or short.setdefault(e.host, e.short_host) for e in events]
+    sort_keys = [
+        (e.time, host, e.channel, e.record_id or 0, e.event_id, e.fields)
+        for e, host in zip(events, unsorted_hosts, strict=True)
+    ]
+    # Sorting positions by a prepared key list is a stable sort of the events by that key.
+    order = sorted(range(len(events)), key=sort_keys.__getitem__)
+    ordered = [events[i] for i in order]
+    hosts = [unsorted_hosts[i] for i in order]
+    specs: list[EventSpec | None] = []
+    kinds: list[str] = []
+    hyperv: list[bool] = []
+    cluster_vm: list[bool] = []
+    log_end: dict[str, datetime] = {}
+    channels: dict[str, set[str]] = defaultdict(set)
+    for e, host in zip(ordered, hosts, strict=True):
+        key = (e.provider, e.event_id)
+        if key not in spec_of:
+            spec_of[key] = catalog.spec(e.provider, e.event_id)
+        spec = spec_of[key]
+        specs.append(spec)
+        kinds.append(spec.kind if spec else "other")
+        if e.provider not in provider_of:
+            name = e.provider.lower()
+            provider_of[e.provider] = (
+                name.startswith("microsoft-windows-hyper-v"),
+                name.endswith("high-availability"),
+            )
+        is_hyperv, is_ha = provider_of[e.provider]
+        hyperv.append(is_hyperv)
+        cluster_vm.append(is_ha and bool(e.vm_name))
+        log_end[host] = e.time  # events are in time order: the last one is the latest
+        channels[host].add(e.channel)
+    return _Facts(ordered, hosts, specs, kinds, hyperv, cluster_vm, log_end, channels)
 
 
 def _vm_keys(events: Sequence[Event]) -> list[str | None]:
@@ -98,14 +166,11 @@ def _vm_keys(events: Sequence[Event]) -> list[str | None]:
         if e.vm_id:
             keys.append(e.vm_id)
         elif e.vm_name:
-            keys.append(id_by_name.get(e.vm_name.lower(), "name:" + e.vm_name.lower()))
+            name = e.vm_name.lower()
+            keys.append(id_by_name.get(name, "name:" + name))
         else:
             keys.append(None)
     return keys
-
-
-def _sort_key(e: Event) -> tuple[object, ...]:
-    return (e.time, e.short_host, e.channel, e.record_id or 0, e.event_id, e.fields)
 
 
 def correlate(
@@ -114,36 +179,41 @@ def correlate(
     skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
 ) -> Correlation:
     """Group normalised events into migration attempts.  Input order does not matter."""
-    catalog = catalog or default_catalog()
-    ordered = sorted(events, key=_sort_key)
-    kinds = [_kind(catalog, e) for e in ordered]
+    with collector_paused():  # see migdiag.collector
+        return _correlate(events, catalog or default_catalog(), skew_tolerance)
+
+
+def _correlate(events: Sequence[Event], catalog: Catalog, skew_tolerance: timedelta) -> Correlation:
+    facts = _facts(events, catalog)
+    ordered, hosts = facts.events, facts.hosts
     keys = _vm_keys(ordered)
 
-    attempts = _group_by_vm(ordered, kinds, keys, catalog, skew_tolerance)
-    skews, offsets = _estimate_skew(ordered, attempts)
-    corrected = [e.time + timedelta(seconds=offsets.get(e.short_host, 0.0)) for e in ordered]
-    unattached = _attach_anonymous(
-        ordered, kinds, keys, attempts, corrected, skew_tolerance, catalog
-    )
+    attempts = _group_by_vm(facts, keys, skew_tolerance)
+    skews, offsets = _estimate_skew(facts, attempts)
+    shift = {host: timedelta(seconds=offsets.get(host, 0.0)) for host in facts.log_end}
+    corrected = [e.time + shift[host] for e, host in zip(ordered, hosts, strict=True)]
+    unattached = _attach_anonymous(facts, keys, attempts, corrected, skew_tolerance)
 
+    # The event graph, built in one go: nodes attempt by attempt, then every edge.  Attempts
+    # share no events, so this gives the same nodes, adjacency and component order as
+    # adding each attempt's nodes and edges in turn, with two calls instead of 5,000.
     graph = nx.Graph()
-    for number, attempt in enumerate(attempts):
-        graph.add_nodes_from(attempt.members, attempt=number)
-        graph.add_edges_from((edge.a, edge.b) for edge in attempt.edges)
-
-    log_end = _log_end_by_host(ordered)
-    hosts_seen = _channels_by_host(ordered)
+    graph.add_nodes_from(m for attempt in attempts for m in attempt.members)
+    graph.add_edges_from((a, b) for attempt in attempts for a, b, _ in attempt.links)
+    attempt_of = {m: number for number, attempt in enumerate(attempts) for m in attempt.members}
+    # Each event's place in an attempt's time order, worked out once for all attempts.
+    order_key = [
+        (t, host, e.record_id or 0, pos)
+        for pos, (e, host, t) in enumerate(zip(ordered, hosts, corrected, strict=True))
+    ]
+    vmms_hosts = {h for h, seen in facts.channels.items() if _has_vmms_admin(seen)}
     migrations = [
         _build(
-            sorted(component),
-            ordered,
-            kinds,
+            sorted(component, key=order_key.__getitem__),
+            attempts[attempt_of[min(component)]],
+            facts,
             corrected,
-            attempts,
-            graph,
-            catalog,
-            log_end,
-            hosts_seen,
+            vmms_hosts,
         )
         for component in nx.connected_components(graph)
     ]
@@ -158,140 +228,140 @@ def correlate(
     )
 
 
-def _group_by_vm(
-    ordered: Sequence[Event],
-    kinds: Sequence[str],
-    keys: Sequence[str | None],
-    catalog: Catalog,
-    tolerance: timedelta,
-) -> list[_Attempt]:
+def _group_by_vm(facts: _Facts, keys: Sequence[str | None], tolerance: timedelta) -> list[_Attempt]:
+    ordered, kinds = facts.events, facts.kinds
     frame = pd.DataFrame({"key": keys, "pos": range(len(ordered))})
     frame = frame[frame["key"].notna() & pd.Series([k != "cluster-network" for k in kinds])]
+    positions = frame["pos"].to_numpy()
+    # ``indices`` gives each VM's rows (in frame order) as one array; iterating the groupby
+    # instead builds a sub-frame per VM, which cost more than the walk itself.
+    groups = frame.groupby("key", sort=False).indices
     attempts: list[_Attempt] = []
-    for _vm, group in sorted(frame.groupby("key", sort=False), key=lambda kv: str(kv[0])):
+    for vm in sorted(groups, key=str):
         current: _Attempt | None = None
-        for pos in group["pos"].tolist():
-            e, kind = ordered[pos], kinds[pos]
-            if kind == "other" and not e.provider.lower().startswith("microsoft-windows-hyper-v"):
+        for pos in positions[groups[vm]].tolist():
+            kind = kinds[pos]
+            if kind == "other" and not facts.hyperv[pos]:
                 continue  # a System event naming the VM in passing, not part of a migration
+            time = ordered[pos].time
             starts_new = current is None or (
                 kind in START_KINDS
                 and current.last is not None
-                and (current.ended or e.time - current.last > IN_PROGRESS_HORIZON)
-                and not _same_start(current, e)
+                and (current.ended or time - current.last > IN_PROGRESS_HORIZON)
+                and not _same_start(current, time)
             )
             if (
                 not starts_new
                 and current is not None
                 and current.ended
                 and current.last is not None
-                and e.time - current.last > TAIL_GRACE + tolerance
+                and time - current.last > TAIL_GRACE + tolerance
             ):
                 starts_new = True
             if starts_new:
                 current = _Attempt()
                 attempts.append(current)
             assert current is not None
-            _join(current, pos, e, kind, ordered, catalog)
+            _join(current, pos, facts)
     return attempts
 
 
-def _same_start(attempt: _Attempt, e: Event) -> bool:
+def _same_start(attempt: _Attempt, time: datetime) -> bool:
     # HA 21300, 21306 and VMMS 20413 of one attempt arrive together: not a new attempt.
     if attempt.first is None or attempt.ended:
         return False
-    return abs(e.time - attempt.first) <= START_MERGE
+    return abs(time - attempt.first) <= START_MERGE
 
 
-def _join(
-    attempt: _Attempt, pos: int, e: Event, kind: str, ordered: Sequence[Event], catalog: Catalog
-) -> None:
-    host = e.short_host
-    spec = catalog.spec(e.provider, e.event_id)
-    if e.event_id in (20413, 21300, 21024, 21502, 21111, 21501) or (
-        spec and spec.side == "source" and kind in START_KINDS
+# Events a source and its destination log at (nearly) the same moment, by what they mark.
+_SIMULTANEOUS = {
+    21300: "start",
+    21306: "start",
+    21301: "end",
+    21307: "end",
+    21024: "fail",
+    21026: "fail",
+}
+
+
+def _join(attempt: _Attempt, pos: int, facts: _Facts) -> None:
+    e, host, spec = facts.events[pos], facts.hosts[pos], facts.specs[pos]
+    event_id = e.event_id
+    if event_id in (20413, 21300, 21024, 21502, 21111, 21501) or (
+        spec and spec.side == "source" and facts.kinds[pos] in START_KINDS
     ):
         attempt.source = attempt.source or host
         if e.peer_host and e.peer_host != host:
             attempt.destination = attempt.destination or e.peer_host
-    elif e.event_id in (21306, 21026, 21307, 21308, 21309):
+    elif event_id in (21306, 21026, 21307, 21308, 21309):
         attempt.destination = attempt.destination or host
-    if e.event_id == 1641:
+    if event_id == 1641:
         source = e.param(2)
         if source:
             attempt.source = attempt.source or source.split(".")[0].upper()
     if attempt.members:
-        prev = _predecessor(attempt, e, spec, ordered)
-        attempt.edges.append(Edge(prev, pos, _reason(attempt, ordered[prev], e, spec)))
+        prev = _predecessor(attempt, spec)
+        attempt.links.append((prev, pos, _reason(attempt, facts, prev, pos)))
+    role = _SIMULTANEOUS.get(event_id)
+    if role:
+        attempt.marks.setdefault((host, role), e.time)
+    attempt.latest[event_id] = len(attempt.members)
     attempt.members.append(pos)
     attempt.first = attempt.first or e.time
     attempt.last = e.time
-    if e.event_id in TERMINAL_IDS:
+    if event_id in TERMINAL_IDS:
         attempt.ended = True
 
 
-def _predecessor(
-    attempt: _Attempt, e: Event, spec: EventSpec | None, ordered: Sequence[Event]
-) -> int:
+def _predecessor(attempt: _Attempt, spec: EventSpec | None) -> int:
     """The member this event hangs from: the latest event the catalog says it follows,
     else the latest member."""
     if spec is not None and spec.follows:
-        for member in reversed(attempt.members):
-            if ordered[member].event_id in spec.follows:
-                return member
+        found = [attempt.latest[i] for i in spec.follows if i in attempt.latest]
+        if found:
+            return attempt.members[max(found)]
     return attempt.members[-1]
 
 
-def _reason(attempt: _Attempt, prev: Event, e: Event, spec: EventSpec | None) -> str:
+def _reason(attempt: _Attempt, facts: _Facts, prev_pos: int, pos: int) -> str:
+    prev, e, spec = facts.events[prev_pos], facts.events[pos], facts.specs[pos]
+    prev_host, host = facts.hosts[prev_pos], facts.hosts[pos]
     vm = _vm_label(e)
     if spec is not None and prev.event_id in spec.follows:
-        where = "on the same host" if prev.short_host == e.short_host else "across the hosts"
+        where = "on the same host" if prev_host == host else "across the hosts"
         return f"{e.event_id} follows {prev.event_id} in a migration ({where}; catalog rule)"
-    if e.provider.lower().endswith("high-availability") and e.vm_name:
+    if facts.cluster_vm[pos]:
         return f"the cluster's {e.event_id} names VM {vm} (its resource 'Virtual Machine {vm}')"
-    if prev.short_host == e.short_host:
-        return f"same VM {vm} on {e.short_host}"
-    if attempt.destination == e.short_host and attempt.source == prev.short_host:
-        return f"{prev.short_host} migrates {vm} to {e.short_host}; {e.short_host} logged {vm} too"
-    return f"{prev.short_host} and {e.short_host} both logged VM {vm} within the attempt"
+    if prev_host == host:
+        return f"same VM {vm} on {host}"
+    if attempt.destination == host and attempt.source == prev_host:
+        return f"{prev_host} migrates {vm} to {host}; {host} logged {vm} too"
+    return f"{prev_host} and {host} both logged VM {vm} within the attempt"
 
 
 def _vm_label(e: Event) -> str:
     return e.vm_name or e.vm_id or "?"
 
 
-def _pairs_for_skew(ordered: Sequence[Event], attempt: _Attempt) -> list[tuple[str, str, float]]:
+def _pairs_for_skew(attempt: _Attempt) -> list[tuple[str, str, float]]:
     """(source, destination, dest_time - source_time) for events that must coincide."""
     if not attempt.source or not attempt.destination:
         return []
-    by_role: dict[tuple[str, str], datetime] = {}
-    for pos in attempt.members:
-        e = ordered[pos]
-        role = {
-            21300: "start",
-            21306: "start",
-            21301: "end",
-            21307: "end",
-            21024: "fail",
-            21026: "fail",
-        }.get(e.event_id)
-        if role:
-            by_role.setdefault((e.short_host, role), e.time)
     out = []
     for role in ("start", "end", "fail"):
-        s = by_role.get((attempt.source, role))
-        d = by_role.get((attempt.destination, role))
+        s = attempt.marks.get((attempt.source, role))
+        d = attempt.marks.get((attempt.destination, role))
         if s is not None and d is not None:
             out.append((attempt.source, attempt.destination, (d - s).total_seconds()))
     return out
 
 
 def _estimate_skew(
-    ordered: Sequence[Event], attempts: Sequence[_Attempt]
+    facts: _Facts, attempts: Sequence[_Attempt]
 ) -> tuple[list[SkewEstimate], dict[str, float]]:
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
     for attempt in attempts:
-        for a, b, diff in _pairs_for_skew(ordered, attempt):
+        for a, b, diff in _pairs_for_skew(attempt):
             if a <= b:
                 samples[(a, b)].append(diff)
             else:
@@ -302,9 +372,7 @@ def _estimate_skew(
     for (a, b), diffs in samples.items():
         # b's clock minus a's clock; the median ignores the odd pair that is not simultaneous.
         hosts.add_edge(a, b, diff=statistics.median(diffs), n=len(diffs))
-    counts: dict[str, int] = defaultdict(int)
-    for e in ordered:
-        counts[e.short_host] += 1
+    counts = Counter(facts.hosts)
     offsets: dict[str, float] = {}
     estimates: list[SkewEstimate] = []
     for component in sorted(nx.connected_components(hosts), key=lambda c: sorted(c)):
@@ -328,50 +396,57 @@ def _estimate_skew(
 
 
 def _attach_anonymous(
-    ordered: Sequence[Event],
-    kinds: Sequence[str],
+    facts: _Facts,
     keys: Sequence[str | None],
     attempts: Sequence[_Attempt],
     corrected: Sequence[datetime],
     tolerance: timedelta,
-    catalog: Catalog,
 ) -> list[int]:
+    ordered, hosts, specs = facts.events, facts.hosts, facts.specs
+    # The attempts each host takes part in, in attempt order (ties go to the first), and
+    # each attempt's corrected time span, kept up to date as events join it: scanning every
+    # attempt and re-reading all its members for each anonymous event was quadratic.
+    on_host: dict[str, list[int]] = defaultdict(list)
+    first: list[datetime] = []
+    last: list[datetime] = []
+    for number, attempt in enumerate(attempts):
+        times = [corrected[m] for m in attempt.members]  # never empty: _join adds the first
+        first.append(min(times))
+        last.append(max(times))
+        for host in {attempt.source, attempt.destination}:
+            if host is not None:
+                on_host[host].append(number)
     unattached: list[int] = []
-    specs = [catalog.spec(x.provider, x.event_id) for x in ordered]
     for pos, e in enumerate(ordered):
-        if keys[pos] is not None or kinds[pos] == "cluster-network":
+        if keys[pos] is not None or facts.kinds[pos] == "cluster-network":
             continue
-        if not e.provider.lower().startswith("microsoft-windows-hyper-v"):
+        if not facts.hyperv[pos]:
             continue  # System events are context for diagnosis, not attempt members
-        host = e.short_host
+        host = hosts[pos]
+        t = corrected[pos]
         best: tuple[float, int] | None = None
-        for number, attempt in enumerate(attempts):
-            if host not in (attempt.source, attempt.destination) or not attempt.members:
-                continue
-            first = min(corrected[m] for m in attempt.members)
-            last = max(corrected[m] for m in attempt.members)
-            t = corrected[pos]
-            if first - tolerance <= t <= last + tolerance:
+        for number in on_host.get(host, ()):
+            if first[number] - tolerance <= t <= last[number] + tolerance:
                 # Prefer the attempt whose failure is closest after this event.
-                distance = min(abs((corrected[m] - t).total_seconds()) for m in attempt.members)
+                distance = min(
+                    abs((corrected[m] - t).total_seconds()) for m in attempts[number].members
+                )
                 if best is None or distance < best[0]:
                     best = (distance, number)
         if best is None:
             unattached.append(pos)
             continue
-        attempt = attempts[best[1]]
+        number = best[1]
+        attempt = attempts[number]
         side = "source" if host == attempt.source else "destination"
         reason = f"logged by {host} (the {side}) while the attempt was running"
 
-        at = corrected[pos]
-        gap = {m: abs((corrected[m] - at).total_seconds()) for m in attempt.members}
+        gap = {m: abs((corrected[m] - t).total_seconds()) for m in attempt.members}
 
         # Hang it from the member the catalog says follows it on the same host (22038 is
         # followed by 21018 and 21024), else from the nearest member in time.
         followers = [
-            m
-            for m in attempt.members
-            if ordered[m].short_host == host and e.event_id in _follows(specs[m])
+            m for m in attempt.members if hosts[m] == host and e.event_id in _follows(specs[m])
         ]
         if followers:
             anchor = min(followers, key=gap.__getitem__)
@@ -379,12 +454,14 @@ def _attach_anonymous(
                 f"{ordered[anchor].event_id} follows {e.event_id} in a migration (catalog rule); "
                 + reason
             )
-            # The edge runs in time order: this event, then the one that follows it.
-            attempt.edges.append(Edge(pos, anchor, reason))
+            # The link runs in time order: this event, then the one that follows it.
+            attempt.links.append((pos, anchor, reason))
         else:
             anchor = min(attempt.members, key=gap.__getitem__)
-            attempt.edges.append(Edge(anchor, pos, reason))
+            attempt.links.append((anchor, pos, reason))
         attempt.members.append(pos)
+        first[number] = min(first[number], t)
+        last[number] = max(last[number], t)
     return unattached
 
 
@@ -392,62 +469,42 @@ def _follows(spec: EventSpec | None) -> tuple[int, ...]:
     return spec.follows if spec is not None else ()
 
 
-def _log_end_by_host(ordered: Sequence[Event]) -> dict[str, datetime]:
-    end: dict[str, datetime] = {}
-    for e in ordered:
-        end[e.short_host] = max(end.get(e.short_host, e.time), e.time)
-    return end
-
-
-def _channels_by_host(ordered: Sequence[Event]) -> dict[str, set[str]]:
-    seen: dict[str, set[str]] = defaultdict(set)
-    for e in ordered:
-        seen[e.short_host].add(e.channel)
-    return seen
+def _has_vmms_admin(channels: set[str]) -> bool:
+    return any(c.endswith("VMMS-Admin") for c in channels)
 
 
 def _build(
     members: list[int],
-    ordered: Sequence[Event],
-    kinds: Sequence[str],
+    attempt: _Attempt,
+    facts: _Facts,
     corrected: Sequence[datetime],
-    attempts: Sequence[_Attempt],
-    graph: nx.Graph,
-    catalog: Catalog,
-    log_end: dict[str, datetime],
-    hosts_seen: dict[str, set[str]],
+    vmms_hosts: set[str],
 ) -> Migration:
-    attempt = attempts[graph.nodes[members[0]]["attempt"]]
-    members = sorted(
-        members, key=lambda p: (corrected[p], ordered[p].short_host, ordered[p].record_id or 0)
-    )
+    """One attempt's migration; ``members`` are its positions in corrected time order."""
+    ordered, hosts, kinds = facts.events, facts.hosts, facts.kinds
     index = {pos: i for i, pos in enumerate(members)}
-    events = tuple(ordered[p] for p in members)
-    times = tuple(corrected[p] for p in members)
-    member_kinds = [kinds[p] for p in members]
+    events = tuple(map(ordered.__getitem__, members))
+    times = tuple(map(corrected.__getitem__, members))
 
-    vm_name = next((e.vm_name for e in events if e.vm_name and e.event_id == 20413), None) or next(
-        (e.vm_name for e in events if e.vm_name), None
-    )
-    vm_id = next((e.vm_id for e in events if e.vm_id), None)
-    source, destination = attempt.source, attempt.destination
-    fqdn = {e.short_host: e.host for e in events if "." in e.host}
-
-    failed = any(k in FAILURE_KINDS for k in member_kinds)
-    succeeded = any(k in SUCCESS_KINDS for k in member_kinds) or any(
-        e.event_id in (21301, 21307) for e in events
-    )
-    if failed:
-        outcome = Outcome.FAILED
-    elif succeeded:
-        outcome = Outcome.SUCCEEDED
-    elif any(log_end.get(e.short_host, e.time) - e.time < IN_PROGRESS_HORIZON for e in events[-1:]):
-        outcome = Outcome.IN_PROGRESS
-    else:
-        outcome = Outcome.UNKNOWN
-
+    # One pass reads everything off the events (a generator per question cost more than the
+    # answers): names and ids take the first that is set, the FQDN and blackout the last.
+    start_name: str | None = None  # the VM name 20413 gives
+    any_name: str | None = None
+    vm_id: str | None = None
+    fqdn: dict[str, str] = {}
+    failed = succeeded = False
     blackout = None
-    for e in events:
+    for p in members:
+        e, kind = ordered[p], kinds[p]
+        if e.vm_name:
+            any_name = any_name or e.vm_name
+            if e.event_id == 20413:
+                start_name = start_name or e.vm_name
+        vm_id = vm_id or e.vm_id or None
+        if "." in e.host:
+            fqdn[hosts[p]] = e.host
+        failed = failed or kind in FAILURE_KINDS
+        succeeded = succeeded or kind in SUCCESS_KINDS or e.event_id in (21301, 21307)
         if e.event_id in (20415, 20417):
             value = (
                 e.param(3)
@@ -458,10 +515,25 @@ def _build(
                 blackout = float(value) if value is not None else None
             except ValueError:
                 blackout = None
+    vm_name = start_name or any_name
+    source, destination = attempt.source, attempt.destination
+
+    if failed:
+        outcome = Outcome.FAILED
+    elif succeeded:
+        outcome = Outcome.SUCCEEDED
+    elif any(
+        facts.log_end.get(hosts[p], ordered[p].time) - ordered[p].time < IN_PROGRESS_HORIZON
+        for p in members[-1:]
+    ):
+        outcome = Outcome.IN_PROGRESS
+    else:
+        outcome = Outcome.UNKNOWN
+
     edges = tuple(
-        Edge(index[edge.a], index[edge.b], edge.reason)
-        for edge in attempt.edges
-        if edge.a in index and edge.b in index
+        Edge(index[a], index[b], reason)
+        for a, b, reason in attempt.links
+        if a in index and b in index
     )
     started = times[0] if times else None
     ended = times[-1] if times else None
@@ -483,30 +555,32 @@ def _build(
         events=events,
         corrected_times=times,
         edges=edges,
-        phases=_phases(events, times, catalog),
-        coverage=_coverage(source, destination, started, ended, outcome, hosts_seen),
+        phases=_phases(members, facts, corrected),
+        coverage=_coverage(source, destination, started, ended, outcome, facts, vmms_hosts),
     )
 
 
 def _phases(
-    events: Sequence[Event], times: Sequence[datetime], catalog: Catalog
+    members: Sequence[int], facts: _Facts, corrected: Sequence[datetime]
 ) -> tuple[Phase, ...]:
     open_: dict[tuple[str, str], datetime] = {}
     phases: list[Phase] = []
-    for e, t in zip(events, times, strict=True):
-        spec = catalog.spec(e.provider, e.event_id)
+    for p in members:
+        spec = facts.specs[p]
         if spec is None or spec.phase is None:
             continue
+        host, t = facts.hosts[p], corrected[p]
         name, edge = spec.phase
         if edge == "start":
-            open_[(name, e.short_host)] = t
+            open_[(name, host)] = t
             continue
-        seconds_text = e.param(spec.position("seconds") or 0) if spec.position("seconds") else None
+        at = spec.position("seconds")
+        seconds_text = facts.events[p].param(at) if at else None
         try:
             seconds = float(seconds_text) if seconds_text else None
         except ValueError:
             seconds = None
-        phases.append(Phase(name, e.short_host, open_.pop((name, e.short_host), None), t, seconds))
+        phases.append(Phase(name, host, open_.pop((name, host), None), t, seconds))
     for (name, host), t in sorted(open_.items()):
         phases.append(Phase(name, host, t, None, None))
     return tuple(phases)
@@ -518,22 +592,22 @@ def _coverage(
     started: datetime | None,
     ended: datetime | None,
     outcome: Outcome,
-    hosts_seen: dict[str, set[str]],
+    facts: _Facts,
+    vmms_hosts: set[str],
 ) -> tuple[str, ...]:
     """Which side's logs are missing.  A destination logs nothing in VMMS-Admin when a
     migration succeeds, so a missing VMMS-Admin log only matters for attempts that did not
     succeed, or when the host supplied no events at all."""
-    window = ""
-    if started and ended:
-        window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}"
     notes = []
     for role, host in (("source", source), ("destination", destination)):
         if host is None:
             notes.append(f"{role} host unknown: no event names it")
             continue
-        channels = hosts_seen.get(host, set())
-        has_vmms = any(c.endswith("VMMS-Admin") for c in channels)
-        if not channels or (not has_vmms and outcome != Outcome.SUCCEEDED):
+        # ``vmms_hosts``: the hosts that logged VMMS-Admin, worked out once, not per attempt.
+        logged = host in facts.channels
+        if not logged or (host not in vmms_hosts and outcome != Outcome.SUCCEEDED):
+            # Formatted only here: two strftime calls per attempt added up on a fleet.
+            window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}" if started and ended else ""
             notes.append(
                 f"{role} {host}: no VMMS-Admin events{window}; its logs were not supplied "
                 "or do not cover this window"
@@ -569,7 +643,7 @@ def _with_concurrency(migrations: list[Migration]) -> list[Migration]:
                 points.append((max(o.started, m.started), 1))
                 points.append((min(o.ended, m.ended), -1))
             running = best = 0
-            for _, delta in sorted(points, key=lambda p: (p[0], p[1])):
+            for _, delta in sorted(points):  # by time, ends (-1) before starts at one moment
                 running += delta
                 best = max(best, running)
             peak[m.id] = best

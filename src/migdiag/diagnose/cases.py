@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 
 from migdiag.catalog import Catalog, default_catalog
-from migdiag.correlate import correlate
 from migdiag.diagnose.loader import Library
 from migdiag.diagnose.rank import diagnose
 from migdiag.errors import ScenarioError
@@ -56,6 +55,10 @@ def case_files(cases_dir: Path) -> list[Path]:
 
 def migrations_of(events: Sequence[Event], catalog: Catalog) -> tuple[Migration, ...]:
     """Normalised events -> migration attempts, through the pipeline's own correlation."""
+    # Imported here: correlation brings pandas and networkx, and `import migdiag.diagnose`
+    # (which the CLI does at start-up) must stay light.
+    from migdiag.correlate import correlate
+
     return correlate(events, catalog).migrations
 
 

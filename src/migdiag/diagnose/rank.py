@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 from migdiag.catalog import Catalog
 from migdiag.diagnose.loader import Library
-from migdiag.diagnose.match import Hit, Match, evaluate
+from migdiag.diagnose.match import (
+    Hit,
+    Match,
+    SignaturePlan,
+    Subject,
+    applies,
+    compile_signature,
+)
 from migdiag.diagnose.signature import Signature, Step
 from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
 
@@ -160,17 +167,36 @@ def _unknown(migration: Migration, library: Library) -> Finding:
     )
 
 
+# (id(library), id(catalog)) -> the pair (kept alive, so that the ids stay theirs) and, per
+# outcome, the plans of the non-fallback signatures that judge it.  Both are frozen values:
+# compiling once per pair instead of once per migration is what makes a fleet cheap.
+_Plans = dict[Outcome, tuple[SignaturePlan, ...]]
+_PLANS: dict[tuple[int, int], tuple[Library, Catalog, _Plans]] = {}
+_PLANS_KEPT = 8  # a run uses one library; tests load a few dozen, one after the other
+
+
+def _plans(library: Library, catalog: Catalog) -> _Plans:
+    key = (id(library), id(catalog))
+    entry = _PLANS.get(key)
+    if entry is None or entry[0] is not library or entry[1] is not catalog:
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        plans = [compile_signature(s, catalog) for s in library.signatures if not s.fallback]
+        by_outcome = {
+            outcome: tuple(p for p in plans if applies(p.signature, outcome)) for outcome in Outcome
+        }
+        entry = (library, catalog, by_outcome)
+        _PLANS[key] = entry
+    return entry[2]
+
+
 def diagnose(
     migration: Migration, library: Library, catalog: Catalog, context: Sequence[Event]
 ) -> MigrationResult:
     """Evaluate every signature on the migration and rank the matches best-first."""
-    matches = [
-        m
-        for sig in library.signatures
-        if not sig.fallback
-        for m in [evaluate(sig, migration, catalog, context)]
-        if m is not None
-    ]
+    subject = Subject(migration, context)
+    plans = _plans(library, catalog)[migration.outcome]
+    matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
     findings = [to_finding(m, migration) for m in matches]
     # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:

@@ -9,6 +9,7 @@ control and bidi characters as ``\\u`` escapes so that ``cat report.json`` is ha
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,6 +23,7 @@ from migdiag.model import (
     Migration,
     MigrationResult,
     Outcome,
+    Side,
 )
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
@@ -75,32 +77,60 @@ def _input(report: InputReport) -> dict[str, Any]:
     }
 
 
-def _event(m: Migration, index: int, event: Event) -> dict[str, Any]:
-    corrected = m.corrected_times[index] if index < len(m.corrected_times) else event.time
+def _sides(m: Migration) -> dict[str, str]:
+    """``m.side_of(event).value`` by the event's short host (the source wins a tie, as there);
+    a host that is neither side is ``"any"``."""
+    sides: dict[str, str] = {}
+    if m.destination is not None:
+        sides[m.destination] = Side.DESTINATION.value
+    if m.source is not None:
+        sides[m.source] = Side.SOURCE.value
+    return sides
+
+
+def _event(index: int, event: Event, corrected: datetime, side: str) -> dict[str, Any]:
+    origin = event.origin
+    codes = event.error_codes
     return {
         "index": index,
         "time": iso(event.time),
         "corrected_time": iso(corrected),
         "host": event.short_host,
         "host_fqdn": event.host if "." in event.host else None,
-        "side": m.side_of(event).value,
+        "side": side,
         "channel": event.channel,
         "provider": event.provider,
         "event_id": event.event_id,
         "level": event.level_name,
         "record_id": event.record_id,
-        "error_code": event.error_codes[0] if event.error_codes else None,
-        "error_codes": list(event.error_codes),
+        "error_code": codes[0] if codes else None,
+        "error_codes": list(codes),
         "message": event.message,
         "input": {
-            "path": event.origin.path,
-            "format": event.origin.format,
-            "record": event.origin.record,
-            "offset": event.origin.offset,
+            "path": origin.path,
+            "format": origin.format,
+            "record": origin.record,
+            "offset": origin.offset,
         },
         "time_assumed": event.time_assumed,
         "fields": [{"name": name, "value": value} for name, value in event.fields],
     }
+
+
+def _events(m: Migration) -> list[dict[str, Any]]:
+    # Per migration, not per event: which host is which side, and the corrected clock.
+    sides = _sides(m)
+    any_side = Side.ANY.value
+    times = m.corrected_times
+    return [
+        _event(
+            i,
+            e,
+            times[i] if i < len(times) else e.time,
+            sides.get(e.short_host, any_side),
+        )
+        for i, e in enumerate(m.events)
+    ]
 
 
 def _index_of(m: Migration, event: Event) -> int | None:
@@ -168,7 +198,7 @@ def migration_obj(result: MigrationResult) -> dict[str, Any]:
             }
             for p in m.phases
         ],
-        "events": [_event(m, i, e) for i, e in enumerate(m.events)],
+        "events": _events(m),
         "edges": [{"from": e.a, "to": e.b, "reason": e.reason} for e in m.edges],
         "decoded_errors": [
             {"code": code, "name": name, "text": text} for code, name, text in result.decoded
@@ -195,8 +225,7 @@ def summary_obj(analysis: Analysis) -> dict[str, int]:
     }
 
 
-def to_json_obj(analysis: Analysis) -> dict[str, Any]:
-    """The analysis as plain JSON-able data, in the shape ``analysis.schema.json`` describes."""
+def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "time_range": {"first": iso(analysis.first_event), "last": iso(analysis.last_event)},
@@ -214,17 +243,53 @@ def to_json_obj(analysis: Analysis) -> dict[str, Any]:
             for s in sorted(analysis.skews, key=lambda s: (s.host, s.reference))
         ],
         "summary": summary_obj(analysis),
-        "migrations": [migration_obj(r) for r in analysis.results],
+        "migrations": migrations,
         "pasted": pasted_objs(analysis),
     }
+
+
+def to_json_obj(analysis: Analysis) -> dict[str, Any]:
+    """The analysis as plain JSON-able data, in the shape ``analysis.schema.json`` describes."""
+    return _document(analysis, [migration_obj(r) for r in analysis.results])
+
+
+# What json.dumps(doc, ensure_ascii=True, separators=(",", ":")) uses: its C encoder (Python's
+# json has one only without indent).
+_COMPACT = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def _compact(analysis: Analysis) -> str:
+    """``json.dumps(to_json_obj(analysis)) + "\n"`` compactly, one migration at a time.
+
+    A fleet's document is hundreds of thousands of dicts and lists: built whole, it is the
+    bulk of the run's memory, and the garbage collector walks it again and again as it grows.
+    Each migration's object is encoded as soon as it is built instead.  The compact encoder
+    writes a list as ``[`` items joined by ``,`` ``]`` and an object as ``{`` ``key:value``
+    pairs joined by ``,`` ``}``, so encoding the parts and joining them so is byte-identical.
+    The pieces are joined once, at the end: each intermediate join would copy tens of MB.
+    """
+    encode = _COMPACT.encode
+    pieces = ["{"]
+    for number, (key, value) in enumerate(_document(analysis, []).items()):
+        pieces.append(f"{',' if number else ''}{encode(key)}:")
+        if key == "migrations":
+            pieces.append("[")
+            for index, result in enumerate(analysis.results):
+                if index:
+                    pieces.append(",")
+                pieces.append(encode(migration_obj(result)))
+            pieces.append("]")
+        else:
+            pieces.append(encode(value))
+    pieces.append("}\n")
+    return "".join(pieces)
 
 
 def render_json(analysis: Analysis, options: RenderOptions) -> str:
     """``--format json``; ``options`` change nothing, so that the output is a pure function."""
     del options
-    doc = to_json_obj(analysis)
     if len(analysis.results) > PRETTY_LIMIT:
-        # Python's json uses its C encoder only without indent: for a fleet's analysis
-        # (thousands of migrations, tens of MB) compact output is several times faster.
-        return json.dumps(doc, ensure_ascii=True, separators=(",", ":")) + "\n"
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+        # A fleet's analysis (thousands of migrations, tens of MB) is for tools: compact
+        # output is several times faster than indented.
+        return _compact(analysis)
+    return json.dumps(to_json_obj(analysis), indent=2, ensure_ascii=True) + "\n"

@@ -43,8 +43,18 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with ``Z`` and milliseconds: one fixed width for every time we print."""
     if value is None:
         return None
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    v = value.astimezone(UTC)
+    # Exactly what isoformat(timespec="milliseconds") writes, with "Z" for "+00:00"; a report
+    # prints tens of thousands of times, and %-formatting is the fastest way to write one.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond // 1000,
+    )
 
 
 def short_time(value: datetime | None) -> str:

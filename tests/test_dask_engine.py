@@ -87,7 +87,9 @@ def test_analysis_is_byte_identical(
     render = RenderOptions()
     local = render_json(api.analyze(inputs, api.Options(jobs=1)), render)
 
-    def on_dask(sources: Any, named: Any, options: api.Options, catalog: Any, progress: Any) -> Any:
+    def on_dask(
+        sources: Any, named: Any, options: api.Options, catalog: Any, *_: Any
+    ) -> Any:  # progress and the while-waiting hook are the local reader's business
         return read_with_dask(sources, options, catalog, scheduler, named)
 
     # Until the CLI's --engine is wired into Options, route the read through the engine.

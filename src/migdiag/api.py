@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migdiag.catalog import Catalog, default_catalog
-from migdiag.correlate import correlate
-from migdiag.diagnose import Library, diagnose, load_library
 from migdiag.errors import InputError
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
@@ -31,6 +30,9 @@ from migdiag.readers.bundle import expand
 from migdiag.readers.localtime import TimeOptions
 from migdiag.readers.registry import readers_for, sniff
 from migdiag.workers import run_isolated
+
+if TYPE_CHECKING:
+    from migdiag.diagnose import Library
 
 Progress = Callable[["ReadProgress"], None]
 
@@ -142,6 +144,7 @@ def _read_all(
     options: Options,
     catalog: Catalog,
     progress: Progress | None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> list[_FileResult]:
     tally = _Tally(sources)
     if options.engine == "dask":
@@ -166,6 +169,7 @@ def _read_all(
         jobs=jobs,
         time_limit=options.file_time_limit,
         on_done=on_done,
+        while_waiting=while_waiting,
     )
     return [
         outcome
@@ -225,13 +229,16 @@ def read_events(
 
 
 def _read(
-    paths: Sequence[str], options: Options, progress: Progress | None
+    paths: Sequence[str],
+    options: Options,
+    progress: Progress | None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
     catalog = default_catalog()
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
-    results = _read_all(sources, named, options, catalog, progress)
+    results = _read_all(sources, named, options, catalog, progress, while_waiting)
     reports = [r.report for r in results]
     for message in refused:
         # A refused zip member or a missing path is an input problem like an unreadable file.
@@ -253,9 +260,23 @@ def analyze(
     Raises ``SignatureError`` when the signature library (or a user's folder) is invalid;
     unreadable inputs never raise: they are reported in ``Analysis.inputs``.
     """
+    from migdiag.collector import collector_paused
+
+    with collector_paused():  # see migdiag.collector
+        return _analyze(paths, options, progress, library)
+
+
+def _analyze(
+    paths: Sequence[str], options: Options, progress: Progress | None, library: Library | None
+) -> Analysis:
+    from migdiag.diagnose.loader import load_library
+
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, texts, _ = _read(paths, options, progress)
+    reports, events, texts, _ = _read(paths, options, progress, _import_analysis_steps)
+    from migdiag.correlate import correlate
+    from migdiag.diagnose.rank import diagnose
+
     pasted, reports = _explain_texts(texts, reports, library, catalog)
     correlation = correlate(events, catalog, options.skew_tolerance)
     context = _ContextIndex(events)
@@ -282,6 +303,14 @@ def analyze(
         last_event=max(times) if times else None,
         pasted=tuple(pasted),
     )
+
+
+def _import_analysis_steps() -> None:
+    # Correlation and diagnosis bring pandas and networkx (~0.4 s to import).  Imported here
+    # while worker processes read the files, instead of before or after the reading: the
+    # workers were forked without them, and this process is otherwise idle meanwhile.
+    import migdiag.correlate
+    import migdiag.diagnose.rank  # noqa: F401
 
 
 class _ContextIndex:

@@ -63,10 +63,13 @@ def run_isolated(
     jobs: int,
     time_limit: float,
     on_done: Callable[[int], None] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> list[R | Failure]:
     """``[func(*task) for task in tasks]`` in ``jobs`` worker processes, in task order.
 
-    ``func`` must be a module-level function (it is sent to the workers by reference)."""
+    ``func`` must be a module-level function (it is sent to the workers by reference).
+    ``while_waiting`` runs once in this process after the first tasks are handed out: work
+    for the idle parent (imports the next step needs) that would otherwise follow the reads."""
     ctx: Any = mp.get_context(_start_method())  # fork and spawn contexts share the API
     results: list[R | Failure | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
@@ -96,6 +99,10 @@ def run_isolated(
                     worker.task = pending.pop()
                     worker.started = time.monotonic()
                     worker.conn.send(tasks[worker.task])
+            if while_waiting is not None:
+                # Workers that finish meanwhile wait to send; the cores stay busy either way.
+                while_waiting()
+                while_waiting = None
             busy = [w for w in workers if w.task is not None]
             ready = wait([w.conn for w in busy], timeout=0.2)
             now = time.monotonic()

@@ -157,6 +157,9 @@ class _ProgressBar:
             TimeRemainingColumn(),
             console=_stderr(),
             transient=True,
+            # No refresh thread: the workers fork only while this process has one thread
+            # (spawned workers re-import everything); the bar is redrawn per finished file.
+            auto_refresh=False,
         )
 
     @property
@@ -169,6 +172,7 @@ class _ProgressBar:
             self.task = self.bar.add_task("read", total=p.bytes_total, files="")
         files = f"{p.files_done}/{p.files_total} files"
         self.bar.update(self.task, completed=p.bytes_done, files=files)
+        self.bar.refresh()
 
     def __enter__(self) -> _ProgressBar:
         if self.bar is not None:
@@ -209,7 +213,10 @@ def _write_output(text: str, output: Path | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
     else:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as f:
+            # In slices: encoding a fleet's tens of MB at once would hold a second copy.
+            for start in range(0, len(text), 1 << 20):
+                f.write(text[start : start + (1 << 20)])
 
 
 def _render(analysis: Analysis, fmt: Format, quiet: bool) -> str:
@@ -303,19 +310,22 @@ def analyze(
                 "--engine dask needs --scheduler ADDRESS", param_hint="--scheduler"
             )
         options = replace(options, engine="dask", scheduler=scheduler)
-    try:
-        with _ProgressBar(quiet) as bar:
-            analysis = run(paths, options, progress=bar.callback)
-    except SignatureError as exc:
-        for problem in exc.problems:
-            _error(problem)
-        raise typer.Exit(EXIT_USAGE) from None
-    for report in analysis.inputs:
-        if report.error:
-            _error(f"{report.path}: {report.error}")
-    _write_output(_render(analysis, fmt, quiet), output)
-    if html is not None:
-        html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
+    from migdiag.collector import collector_paused
+
+    with collector_paused():  # the analysis and its rendering: see migdiag.collector
+        try:
+            with _ProgressBar(quiet) as bar:
+                analysis = run(paths, options, progress=bar.callback)
+        except SignatureError as exc:
+            for problem in exc.problems:
+                _error(problem)
+            raise typer.Exit(EXIT_USAGE) from None
+        for report in analysis.inputs:
+            if report.error:
+                _error(f"{report.path}: {report.error}")
+        _write_output(_render(analysis, fmt, quiet), output)
+        if html is not None:
+            html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
     raise typer.Exit(exit_code(analysis, fail_on))
 
 

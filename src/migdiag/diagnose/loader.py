@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from migdiag.catalog import Catalog, default_catalog
+from migdiag.catalog import SAFE_LOADER, Catalog, default_catalog
 from migdiag.diagnose.signature import Signature, build_signature
 from migdiag.errors import SignatureError
 
@@ -210,7 +210,7 @@ def load_file(path: Path, catalog: Catalog | None = None) -> tuple[Signature | N
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml when built in: every run loads
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{name}:1: cannot read: {exc}"]
     except yaml.MarkedYAMLError as exc:

@@ -68,15 +68,22 @@ def run_isolated(
     """``[func(*task) for task in tasks]`` in ``jobs`` worker processes, in task order.
 
     ``func`` must be a module-level function (it is sent to the workers by reference).
-    ``while_waiting`` runs once in this process after the first tasks are handed out: work
-    for the idle parent (imports the next step needs) that would otherwise follow the reads."""
+    ``while_waiting`` runs once, in a thread of this process, once the workers have started:
+    work for the otherwise idle parent (imports the next step needs) that would otherwise
+    follow the reads.  A thread, so that results keep being collected meanwhile (a worker
+    whose result is not collected waits, and its core idles)."""
     ctx: Any = mp.get_context(_start_method())  # fork and spawn contexts share the API
+    side_work: threading.Thread | None = None
     results: list[R | Failure | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     pending.reverse()
     workers: list[_Worker[R]] = []
 
     def start_worker() -> _Worker[R]:
+        if side_work is not None:
+            # Never fork while another thread may hold a lock (the import lock, say): the
+            # child would inherit it held.  Replacements are rare (a hung or crashed reader).
+            side_work.join()
         parent, child = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(child, func), daemon=True)
         process.start()
@@ -99,10 +106,9 @@ def run_isolated(
                     worker.task = pending.pop()
                     worker.started = time.monotonic()
                     worker.conn.send(tasks[worker.task])
-            if while_waiting is not None:
-                # Workers that finish meanwhile wait to send; the cores stay busy either way.
-                while_waiting()
-                while_waiting = None
+            if while_waiting is not None and side_work is None:
+                side_work = threading.Thread(target=while_waiting, name="migdiag-side-work")
+                side_work.start()
             busy = [w for w in workers if w.task is not None]
             ready = wait([w.conn for w in busy], timeout=0.2)
             now = time.monotonic()
@@ -124,6 +130,8 @@ def run_isolated(
                 finish(worker, Failure(why))
                 workers[index] = start_worker()
     finally:
+        if side_work is not None:
+            side_work.join()
         for worker in workers:
             with contextlib.suppress(OSError):
                 worker.conn.send(None)

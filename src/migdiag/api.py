@@ -138,6 +138,10 @@ def read_source(
     return _FileResult(stats.report(source.name, fmt), tuple(events))
 
 
+def _read_with_default_catalog(source: InputSource, time: TimeOptions, named: bool) -> _FileResult:
+    return read_source(source, time, default_catalog(), named)
+
+
 def _read_all(
     sources: Sequence[InputSource],
     named: frozenset[str],
@@ -163,9 +167,17 @@ def _read_all(
     def on_done(index: int) -> None:
         tally.done(sources[index], progress)
 
+    if catalog is default_catalog():
+        # Workers find the same catalog themselves (forked: already loaded), so each task
+        # need not carry a pickled copy of it (~80 dataclasses per file).
+        func: Callable[..., _FileResult] = _read_with_default_catalog
+        tasks: list[tuple[object, ...]] = [(s, options.time, s.name in named) for s in sources]
+    else:
+        func = read_source
+        tasks = [(s, options.time, catalog, s.name in named) for s in sources]
     outcomes = run_isolated(
-        read_source,
-        [(s, options.time, catalog, s.name in named) for s in sources],
+        func,
+        tasks,
         jobs=jobs,
         time_limit=options.file_time_limit,
         on_done=on_done,

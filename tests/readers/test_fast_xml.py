@@ -207,3 +207,27 @@ def test_real_records_agree_or_fall_back() -> None:
     assert seen > 5_000
     print(f"fast path: {fast} of {seen} corpus records")
     assert fast / seen > 0.5, (fast, seen)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 26), st.sampled_from("0123456789-:T.Z +,/٣")), max_size=3
+    )
+)
+def test_the_evtx_time_layout_reads_as_the_general_pattern(edits: list[tuple[int, str]]) -> None:
+    # parse_system_time converts the evtx package's layout in C; a leading space sends the
+    # same text through the general pattern.  Both agree, or both refuse.
+    from migdiag.readers.xmlevent import parse_system_time
+
+    chars = list("2024-03-04T08:00:05.200000Z")
+    for at, char in edits:
+        chars[at] = char
+    text = "".join(chars)
+    outcomes = []
+    for variant in (text, " " + text):
+        try:
+            outcomes.append(parse_system_time(variant))
+        except ValueError:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1], text

@@ -221,15 +221,15 @@ def dedup(events: Iterable[Event]) -> list[Event]:
     host, channel, id and second: such a copy is dropped when a copy with a payload exists."""
     seen: set[tuple[object, ...]] = set()
     with_payload: set[tuple[object, ...]] = set()
-    unique = []
+    unique: list[tuple[Event, tuple[object, ...]]] = []
     for event in events:
         key = event.identity
         if key not in seen:
             seen.add(key)
-            unique.append(event)
+            unique.append((event, key))
             if event.fields:
                 with_payload.add(key[:4])
-    return [e for e in unique if e.fields or e.identity[:4] not in with_payload]
+    return [e for e, key in unique if e.fields or key[:4] not in with_payload]
 
 
 def read_events(

@@ -147,7 +147,7 @@ class Event:
             self.channel.lower(),
             self.event_id,
             self.time.replace(microsecond=0),
-            tuple(value.strip() for _, value in self.fields),
+            tuple([value.strip() for _, value in self.fields]),
         )
 
 

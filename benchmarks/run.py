@@ -150,7 +150,7 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
     results: dict[str, Run] = {}
     outputs: dict[int, bytes] = {}
     bare_cmd = [sys.executable, "-c", BARE, str(where)]
-    for label, command in [("bare", bare_cmd)] + [
+    commands = [("bare", bare_cmd)] + [
         (
             f"analyze-j{j}",
             [
@@ -169,12 +169,17 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
             ],
         )
         for j in sorted({1, jobs})
-    ]:
-        measured = []
-        for n in range(runs):
-            measured.append(run(command))
-            print(f"  {label} run {n + 1}: {measured[-1].wall:.2f} s")
-        results[label] = _median(measured)
+    ]
+    # Round by round (bare, 1 job, N jobs, bare, ...) rather than all runs of one command
+    # in a row: on a shared machine a slow spell then hits every command alike, and the
+    # ratio of the medians stays fair.
+    measured: dict[str, list[Run]] = {label: [] for label, _ in commands}
+    for n in range(runs):
+        for label, command in commands:
+            measured[label].append(run(command))
+            print(f"  {label} run {n + 1}: {measured[label][-1].wall:.2f} s")
+    for label, _ in commands:
+        results[label] = _median(measured[label])
         if label.startswith("analyze-j"):
             outputs[int(label[9:])] = (out / f"analysis-{label[8:]}.json").read_bytes()
     records = int(results["bare"].stdout.split()[0])

@@ -16,6 +16,8 @@ Exit status (a contract; see docs/user-guide.md):
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import sys
@@ -23,7 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -326,7 +328,9 @@ def analyze(
         _write_output(_render(analysis, fmt, quiet), output)
         if html is not None:
             html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
-    raise typer.Exit(exit_code(analysis, fail_on))
+        # Still paused: turning the collector back on would start a full collection of
+        # everything allocated meanwhile (~0.13 s on a fleet) just before exiting.
+        _finish(exit_code(analysis, fail_on))
 
 
 @app.command()
@@ -492,7 +496,7 @@ def triage(
         if not quiet:
             _stderr().print(f"wrote {_safe(str(html_dir / 'index.html'))}")
     worst = max((exit_code(a, []) for _, a in analysed), default=EXIT_OK)
-    raise typer.Exit(worst)
+    _finish(worst)
 
 
 @app.command()
@@ -550,7 +554,29 @@ def _mount_subcommands() -> None:
 _mount_subcommands()
 
 
+# Set by main(): only the migdiag process itself may leave without tearing down its heap.
+_EXIT_AT_ONCE = False
+
+
+def _finish(code: int) -> NoReturn:
+    """End a command that built a whole analysis, with exit status ``code``.
+
+    In the ``migdiag`` process itself, exit at once once the output is flushed and the
+    atexit handlers have run: freeing a fleet's analysis object by object, then the
+    interpreter's final collection and module teardown, took ~0.7 s after the work was
+    done.  Run in-process (tests, a script calling ``app``), end as usual."""
+    if _EXIT_AT_ONCE:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to save
+                stream.flush()
+        atexit._run_exitfuncs()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
 def main() -> None:
+    global _EXIT_AT_ONCE
+    _EXIT_AT_ONCE = True
     try:
         app()
     except MigdiagError as exc:

@@ -566,10 +566,10 @@ def _finish(code: int) -> NoReturn:
     interpreter's final collection and module teardown, took ~0.7 s after the work was
     done.  Run in-process (tests, a script calling ``app``), end as usual."""
     if _EXIT_AT_ONCE:
+        atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to save
                 stream.flush()
-        atexit._run_exitfuncs()
         os._exit(code)
     raise typer.Exit(code)
 

@@ -6,18 +6,20 @@ rendering is machine-made and regular (one element per line, attributes in doubl
 text escaped as entities), so a few regular expressions can read it in a fraction of the
 time.  They accept only what they can read exactly as ``xmlevent.parse_event_xml`` would:
 
-* no entity or character reference (``&``), CDATA, comment, processing instruction (other
-  than the leading declaration), carriage return (XML normalises line ends), or character
-  XML forbids (``parse_event_xml`` rewrites those first);
-* a ``System`` block of simple elements: a name, attributes in double quotes without tabs
-  or newlines (lxml would normalise those), text without markup;
-* then nothing, ``EventData`` of simple elements, or ``UserData`` holding one container of
-  simple elements; namespace prefixes on any name are refused.
+* entities only among the five predefined ones (no character reference), no CDATA,
+  comment or processing instruction (other than the leading declaration), no carriage
+  return (XML normalises line ends), no character XML forbids (``parse_event_xml``
+  rewrites those first);
+* ``System``'s children in the order Windows writes them, each optional one at most once,
+  with only the attributes Windows gives them, in double quotes, without tabs or newlines
+  (lxml would normalise those); text without markup;
+* then nothing, ``EventData`` of ``Data`` elements, or ``UserData`` holding one container
+  of text-only children; no namespace prefix on any name, namespace URIs plain.
 
 Anything else returns ``None`` and the caller parses the record with lxml, so the fast
 path can only make reading faster, never different; ``tests/readers/test_fast_xml.py``
-compares both on every record of the sample logs, a synthetic fleet and the third-party
-corpus, and on hand-made odd records.
+compares both on every record of the sample logs and of the third-party corpus, on
+hand-made odd records and on hypothesis-mutated ones.
 """
 
 from __future__ import annotations

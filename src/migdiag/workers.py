@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -90,22 +91,23 @@ def run_isolated(
         child.close()
         return _Worker(process=process, conn=parent)
 
-    def finish(worker: _Worker[R], result: R | Failure) -> None:
-        assert worker.task is not None
-        results[worker.task] = result
+    def finish(task: int, result: R | Failure) -> None:
+        results[task] = result
         if on_done:
-            on_done(worker.task)
-        worker.task = None
+            on_done(task)
+
+    def hand_out(worker: _Worker[R]) -> None:
+        if worker.task is None and pending:
+            worker.task = pending.pop()
+            worker.started = time.monotonic()
+            worker.conn.send(tasks[worker.task])
 
     try:
         for _ in range(max(1, min(jobs, len(tasks)))):
             workers.append(start_worker())
         while pending or any(w.task is not None for w in workers):
             for worker in workers:
-                if worker.task is None and pending:
-                    worker.task = pending.pop()
-                    worker.started = time.monotonic()
-                    worker.conn.send(tasks[worker.task])
+                hand_out(worker)
             if while_waiting is not None and side_work is None:
                 side_work = threading.Thread(target=while_waiting, name="migdiag-side-work")
                 side_work.start()
@@ -117,17 +119,23 @@ def run_isolated(
                     continue
                 if worker.conn in ready:
                     try:
-                        finish(worker, worker.conn.recv())
-                        continue
+                        raw = worker.conn.recv_bytes()
                     except (EOFError, OSError):
                         why = f"the reader process died (exit code {worker.process.exitcode})"
+                    else:
+                        # The next task goes out before this result is unpickled, so that
+                        # the worker reads while this process decodes.
+                        done, worker.task = worker.task, None
+                        hand_out(worker)
+                        finish(done, pickle.loads(raw))
+                        continue
                 elif now - worker.started > time_limit:
                     why = f"gave up after {time_limit:g} s: the parser did not finish"
                 else:
                     continue
                 worker.process.kill()
                 worker.process.join()
-                finish(worker, Failure(why))
+                finish(worker.task, Failure(why))
                 workers[index] = start_worker()
     finally:
         if side_work is not None:

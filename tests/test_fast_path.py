@@ -146,6 +146,20 @@ def test_damaged_chunks_are_read_as_before(tmp_path: Path, damage: str) -> None:
         assert report.bad_chunks >= 1 or report.records < 4000
 
 
+def test_warnings_name_the_file_s_chunk_numbers(tmp_path: Path) -> None:
+    # The parser numbers only the chunks it is shown; a damaged chunk after skipped ones
+    # must still be named by its place in the file, as a full decode names it.
+    data = bytearray(_system_log(MIXED))
+    skippable = _skippable(bytes(data))
+    index = max(i for i, s in enumerate(skippable) if s)
+    assert sum(skippable[:index]) >= 2, "the test needs skipped chunks before the damage"
+    data[HEADER + index * CHUNK] = ord("X")
+    path = tmp_path / "damaged.evtx"
+    path.write_bytes(bytes(data))
+    _, report = _assert_same(path)
+    assert any(f"chunk number {index}:" in w for w in report.warnings), report.warnings
+
+
 def test_dirty_file_with_chunks_beyond_the_header_count(tmp_path: Path) -> None:
     data = bytearray(_system_log(MIXED))
     chunks = len(_chunks(bytes(data)))

@@ -318,9 +318,9 @@ def _analyze(
 
 
 def _import_analysis_steps() -> None:
-    # Correlation and diagnosis bring pandas and networkx (~0.4 s to import).  Imported here
-    # while worker processes read the files, instead of before or after the reading: the
-    # workers were forked without them, and this process is otherwise idle meanwhile.
+    # Correlation and diagnosis bring networkx and the signature matcher (~0.2 s to import).
+    # Imported here while worker processes read the files, instead of before or after the
+    # reading: the workers were forked without them, and this process is otherwise idle.
     import migdiag.correlate
     import migdiag.diagnose.rank  # noqa: F401
 

@@ -563,7 +563,7 @@ def _finish(code: int) -> NoReturn:
 
     In the ``migdiag`` process itself, exit at once once the output is flushed and the
     atexit handlers have run: freeing a fleet's analysis object by object, then the
-    interpreter's final collection and module teardown, took ~0.7 s after the work was
+    interpreter's final collection and module teardown, took ~0.3 s after the work was
     done.  Run in-process (tests, a script calling ``app``), end as usual."""
     if _EXIT_AT_ONCE:
         atexit._run_exitfuncs()

@@ -341,10 +341,3 @@ def compile_signature(signature: Signature, catalog: Catalog) -> SignaturePlan:
         raises=plans(signature.raises),
         lowers=plans(signature.lowers),
     )
-
-
-def evaluate(
-    signature: Signature, migration: Migration, catalog: Catalog, context: Sequence[Event]
-) -> Match | None:
-    """One signature against one migration (``diagnose`` reuses compiled plans instead)."""
-    return compile_signature(signature, catalog).evaluate(Subject(migration, context))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from common import run_migdiag
 from migdiag.catalog import apply_overrides, load_overrides, shipped_catalog
 from migdiag.catalog_import import import_metadata
 
@@ -56,17 +55,10 @@ def test_import_overrides_guessed_templates_and_adds_new_events(tmp_path: Path) 
 def test_imported_templates_render_the_messages_users_see(tmp_path: Path) -> None:
     dump = tmp_path / "vmms.xml"
     dump.write_text(METADATA, encoding="utf-8")
-    env = {**os.environ, "MIGDIAG_CONFIG_DIR": str(tmp_path / "config"), "NO_COLOR": "1"}
+    config = {"MIGDIAG_CONFIG_DIR": str(tmp_path / "config")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "migdiag", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=300,
-        )
+        return run_migdiag(*args, env=config)
 
     imported = run("catalog", "import", str(dump))
     assert imported.returncode == 0, imported.stderr

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from common import run_migdiag
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 
 
 def migdiag(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "migdiag", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+    return run_migdiag(*args, cwd=cwd)
 
 
 def digest(folder: Path) -> dict[str, str]:

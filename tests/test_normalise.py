@@ -78,25 +78,13 @@ def test_normalise_keeps_every_field_it_does_not_derive() -> None:
     # normalise builds the event field by field (faster than dataclasses.replace): a field
     # added to Event later must not be dropped on the way.
     from dataclasses import fields
-    from datetime import UTC, datetime
 
+    from common import populated_event
     from migdiag.catalog import default_catalog
-    from migdiag.model import Event, Origin
+    from migdiag.model import Event
     from migdiag.normalise import normalise
 
-    raw = Event(
-        time=datetime(2024, 3, 4, 8, 0, tzinfo=UTC),
-        host="HV01.example",
-        channel="Microsoft-Windows-Hyper-V-VMMS/Admin",
-        provider="Microsoft-Windows-Hyper-V-VMMS",
-        event_id=21024,
-        level=2,
-        record_id=7,
-        fields=(("VmName", "VM1"), ("ErrorCode", "0x80072746")),
-        message="Migration failed (0x80072746).",
-        origin=Origin(path="a.evtx", format="evtx", record=7, offset=4096),
-        time_assumed=True,
-    )
+    raw = populated_event()
     derived = {"channel", "message", "vm_name", "vm_id", "peer_host", "error_codes"}
     derived.add("message_from_input")
     done = normalise(raw, default_catalog())

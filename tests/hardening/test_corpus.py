@@ -4,12 +4,12 @@ them): it exits normally, reports every file with its figures, and finds no migr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from common import run_migdiag
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -20,15 +20,7 @@ pytestmark = [
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "migdiag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
-    )
+    return run_migdiag(*args, timeout=600)
 
 
 def test_analyze_over_the_whole_corpus() -> None:

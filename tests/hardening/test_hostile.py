@@ -10,7 +10,6 @@ import io
 import os
 import re
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from fuzzcases import reseal
 
+from common import run_migdiag
 from migdiag.api import Options, analyze
 from migdiag.catalog import default_catalog
 from migdiag.events_table import render_csv, to_frame
@@ -43,16 +43,7 @@ UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    return subprocess.run(
-        [sys.executable, "-m", "migdiag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-        timeout=120,
-    )
+    return run_migdiag(*args, cwd=cwd, env={"COLUMNS": "100"}, timeout=120)
 
 
 def _hostile_events() -> list[Event]:

@@ -1,0 +1,54 @@
+"""Helpers several test folders share (``tests/`` is on pytest's path: see pyproject.toml)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from migdiag.model import Event, Origin
+
+
+def run_migdiag(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``migdiag ARGS`` as a user runs it: its own process, no colour, output captured.
+    ``env`` adds to (or overrides) this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "migdiag", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        timeout=timeout,
+    )
+
+
+def populated_event(**changes: object) -> Event:
+    """An event with every field set to a value other than its default."""
+    values: dict[str, object] = {
+        "time": datetime(2024, 3, 4, 8, 0, 5, 200000, tzinfo=UTC),
+        "host": "HV01.fleet.example",
+        "channel": "Microsoft-Windows-Hyper-V-VMMS/Admin",
+        "provider": "Microsoft-Windows-Hyper-V-VMMS",
+        "event_id": 21024,
+        "level": 2,
+        "record_id": 17,
+        "fields": (("VmName", "VM1"), ("", "unnamed")),
+        "message": "Migration failed (0x80072746).",
+        "origin": Origin(path="a.zip!HV01/x.evtx", format="evtx", record=17, offset=69632),
+        "vm_name": "VM1",
+        "vm_id": "41EF2DB0-0C0A-12FE-25CB-C3330D937F27",
+        "peer_host": "HV02",
+        "error_codes": ("0x80072746",),
+        "message_from_input": True,
+        "time_assumed": True,
+    }
+    values.update(changes)
+    return Event(**values)  # type: ignore[arg-type]

@@ -88,9 +88,9 @@ def test_analysis_is_byte_identical(
     local = render_json(api.analyze(inputs, api.Options(jobs=1)), render)
 
     def on_dask(
-        sources: Any, named: Any, options: api.Options, catalog: Any, *_: Any
+        sources: Any, named: Any, options: api.Options, *_: Any
     ) -> Any:  # progress and the while-waiting hook are the local reader's business
-        return read_with_dask(sources, options, catalog, scheduler, named)
+        return read_with_dask(sources, options, default_catalog(), scheduler, named)
 
     # Until the CLI's --engine is wired into Options, route the read through the engine.
     monkeypatch.setattr(api, "_read_all", on_dask)

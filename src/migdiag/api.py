@@ -146,10 +146,12 @@ def _read_all(
     sources: Sequence[InputSource],
     named: frozenset[str],
     options: Options,
-    catalog: Catalog,
     progress: Progress | None,
     while_waiting: Callable[[], None] | None = None,
 ) -> list[_FileResult]:
+    # Always the default catalog: worker processes find it themselves (forked: already
+    # loaded), so tasks need not carry a pickled copy of it (~80 dataclasses per file).
+    catalog = default_catalog()
     tally = _Tally(sources)
     if options.engine == "dask":
         from migdiag.engines import read_with_dask
@@ -167,17 +169,9 @@ def _read_all(
     def on_done(index: int) -> None:
         tally.done(sources[index], progress)
 
-    if catalog is default_catalog():
-        # Workers find the same catalog themselves (forked: already loaded), so each task
-        # need not carry a pickled copy of it (~80 dataclasses per file).
-        func: Callable[..., _FileResult] = _read_with_default_catalog
-        tasks: list[tuple[object, ...]] = [(s, options.time, s.name in named) for s in sources]
-    else:
-        func = read_source
-        tasks = [(s, options.time, catalog, s.name in named) for s in sources]
     outcomes = run_isolated(
-        func,
-        tasks,
+        _read_with_default_catalog,
+        [(s, options.time, s.name in named) for s in sources],
         jobs=jobs,
         time_limit=options.file_time_limit,
         on_done=on_done,
@@ -246,11 +240,10 @@ def _read(
     progress: Progress | None,
     while_waiting: Callable[[], None] | None = None,
 ) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
-    catalog = default_catalog()
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
-    results = _read_all(sources, named, options, catalog, progress, while_waiting)
+    results = _read_all(sources, named, options, progress, while_waiting)
     reports = [r.report for r in results]
     for message in refused:
         # A refused zip member or a missing path is an input problem like an unreadable file.

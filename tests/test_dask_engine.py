@@ -14,6 +14,7 @@ from migdiag import api
 from migdiag.catalog import default_catalog
 from migdiag.engines import read_with_dask
 from migdiag.model import Event, Origin
+from migdiag.read_input import read_source
 from migdiag.readers.bundle import expand
 from migdiag.report.json_report import render_json
 from migdiag.report.options import RenderOptions
@@ -74,7 +75,7 @@ def test_file_results_are_those_of_the_local_read(scheduler: str, inputs: list[s
     options = api.Options(jobs=1)
     sources, refused = expand(inputs)
     assert not refused and len(sources) > 4
-    local = [api.read_source(s, options.time, catalog, named=False) for s in sources]
+    local = [read_source(s, options.time, catalog, named=False) for s in sources]
     named: frozenset[str] = frozenset()
     assert read_with_dask(sources, options, catalog, scheduler, named) == local
     assert read_with_dask(sources, options, catalog, scheduler, named, ship=True) == local

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migdiag.catalog import Catalog, default_catalog
-from migdiag.errors import InputError
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Analysis,
@@ -24,11 +23,10 @@ from migdiag.model import (
     Migration,
     PastedText,
 )
-from migdiag.normalise import normalise
+from migdiag.read_input import IGNORED, FileResult, read_source, read_with_default_catalog
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.bundle import expand
 from migdiag.readers.localtime import TimeOptions
-from migdiag.readers.registry import readers_for, sniff
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
@@ -61,94 +59,13 @@ class Options:
     scheduler: str | None = None  # the Dask scheduler's address, with engine "dask"
 
 
-@dataclass(frozen=True, slots=True)
-class _FileResult:
-    report: InputReport
-    events: tuple[Event, ...]
-    text: str | None = None  # free text to explain (format "pasted-text")
-
-
-PASTED = "pasted-text"
-
-
-def _as_text(source: InputSource) -> str | None:
-    """The input as text when it looks like text a person pasted (no log format)."""
-    from migdiag.explain import decode_bytes
-
-    if source.size > 4 * 1024 * 1024:  # a paste is small; a large unknown file is not one
-        return None
-    with source.open() as f:
-        data = f.read()
-    text = decode_bytes(data)
-    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
-    return text if text.strip() and printable >= 0.95 * len(text) else None
-
-
-IGNORED = "ignored"  # InputReport.format of a non-log file found inside a folder or zip
-
-
-def read_source(
-    source: InputSource, time: TimeOptions, catalog: Catalog, named: bool = True
-) -> _FileResult:
-    """Read one input fully; every failure becomes the report's error, never an exception.
-
-    ``named``: the user named this file.  A file found inside a folder or zip that is not a
-    log (a README, a screenshot) is ignored with a note; a named one is an error."""
-    stats = ReadStats()
-    try:
-        fmt = sniff(source.head())
-    except OSError as exc:
-        return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
-    if fmt is None:
-        # Only a file the user named is read as pasted text: a folder's README or notes
-        # that merely describe a failure must not become evidence.
-        try:
-            text = _as_text(source) if named else None
-        except OSError as exc:
-            return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc}"), ())
-        if text is not None:
-            return _FileResult(stats.report(source.name, PASTED), (), text)
-        if not named:
-            stats.warn("not a log format migdiag reads; ignored")
-            return _FileResult(stats.report(source.name, IGNORED), ())
-        return _FileResult(
-            stats.report(source.name, "unknown", "not a format migdiag reads (sniffed by content)"),
-            (),
-        )
-    reader = readers_for(time)[fmt]
-    events: list[Event] = []
-    try:
-        for raw in reader(source, stats, catalog.is_relevant_provider):
-            event = normalise(raw, catalog)
-            stats.hosts.add(event.short_host)
-            stats.channels.add(event.channel)
-            events.append(event)
-    except InputError as exc:
-        return _FileResult(stats.report(source.name, fmt, exc.why), tuple(events))
-    except Exception as exc:  # a reader bug must cost one file, not the run
-        why = f"unexpected reader failure: {type(exc).__name__}: {str(exc)[:200]}"
-        return _FileResult(stats.report(source.name, fmt, why), tuple(events))
-    if stats.records == 0 and (stats.bad_chunks or stats.dropped):
-        # Damage everywhere and not one record: that is an unreadable file, not an empty log.
-        why = (
-            f"no record could be read ({stats.bad_chunks} damaged chunk(s), "
-            f"{stats.dropped} unreadable record(s))"
-        )
-        return _FileResult(stats.report(source.name, fmt, why), ())
-    return _FileResult(stats.report(source.name, fmt), tuple(events))
-
-
-def _read_with_default_catalog(source: InputSource, time: TimeOptions, named: bool) -> _FileResult:
-    return read_source(source, time, default_catalog(), named)
-
-
 def _read_all(
     sources: Sequence[InputSource],
     named: frozenset[str],
     options: Options,
     progress: Progress | None,
     while_waiting: Callable[[], None] | None = None,
-) -> list[_FileResult]:
+) -> list[FileResult]:
     # Always the default catalog: worker processes find it themselves (forked: already
     # loaded), so tasks need not carry a pickled copy of it (~80 dataclasses per file).
     catalog = default_catalog()
@@ -170,7 +87,7 @@ def _read_all(
         tally.done(sources[index], progress)
 
     outcomes = run_isolated(
-        _read_with_default_catalog,
+        read_with_default_catalog,
         [(s, options.time, s.name in named) for s in sources],
         jobs=jobs,
         time_limit=options.file_time_limit,
@@ -179,8 +96,8 @@ def _read_all(
     )
     return [
         outcome
-        if isinstance(outcome, _FileResult)
-        else _FileResult(ReadStats().report(source.name, "unknown", outcome.why), ())
+        if isinstance(outcome, FileResult)
+        else FileResult(ReadStats().report(source.name, "unknown", outcome.why), ())
         for source, outcome in zip(sources, outcomes, strict=True)
     ]
 

@@ -1,6 +1,6 @@
 """Read inputs on an existing Dask cluster: ``--engine dask --scheduler ADDRESS``.
 
-The same per-file read as the local worker processes (``migdiag.api.read_source``) runs as
+The same per-file read as the local worker processes (``migdiag.read_input.read_source``) runs as
 one task per input; each task returns only that file's report and relevant events, so what
 travels back to this process is small whatever the logs' size.  Correlation and diagnosis
 stay here: they need every host's events together.
@@ -16,10 +16,11 @@ from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from migdiag.errors import MigdiagError
+from migdiag.read_input import FileResult, read_source
 from migdiag.readers import InputSource, ReadStats
 
 if TYPE_CHECKING:
-    from migdiag.api import Options, _FileResult
+    from migdiag.api import Options
     from migdiag.catalog import Catalog
 
 
@@ -40,7 +41,7 @@ def read_with_dask(
     scheduler: str,
     named: Set[str] | None = None,
     ship: bool = False,
-) -> list[_FileResult]:
+) -> list[FileResult]:
     """``[read_source(s, options.time, catalog, s.name in named) ...]`` as tasks on a cluster.
 
     ``named``: the names the user gave (as ``api._read_all`` gets them); ``None``: all.
@@ -54,8 +55,6 @@ def read_with_dask(
         raise EngineError(
             "the dask engine needs the optional extra: pip install 'migdiag[dask]'"
         ) from exc
-    from migdiag.api import _FileResult, read_source
-
     if not sources:
         return []
     try:
@@ -74,11 +73,11 @@ def read_with_dask(
             [named is None or s.name in named for s in sources],
             pure=False,
         )
-        results: list[_FileResult] = []
+        results: list[FileResult] = []
         for source, future in zip(sources, futures, strict=True):
             try:
                 results.append(future.result())
             except Exception as failure:  # the task's own exception, re-raised here
                 why = f"the Dask task failed: {type(failure).__name__}: {str(failure)[:200]}"
-                results.append(_FileResult(ReadStats().report(source.name, "unknown", why), ()))
+                results.append(FileResult(ReadStats().report(source.name, "unknown", why), ()))
         return results

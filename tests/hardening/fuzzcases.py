@@ -696,7 +696,7 @@ def read_prefix(base: str, at: int) -> CaseResult:
     """``read_source`` on the first ``at`` bytes of a base input: a truncated copy.
 
     The worker slices the base itself, so a task is two small values, not the bytes."""
-    from migdiag.api import read_source
+    from migdiag.read_input import read_source
     from migdiag.readers import InputSource
     from migdiag.readers.localtime import TimeOptions
 

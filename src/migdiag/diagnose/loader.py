@@ -1,10 +1,21 @@
 """Read signature files: YAML with line numbers and no duplicate keys, checked against the
 published JSON Schema, every problem collected as ``file:line: message`` before failing once.
+
+Loading is on every run's critical path, so a loaded library is kept compiled (pickled) in
+the user's cache, keyed by a hash of the signature files and of the code that builds them:
+an unchanged library costs one small read.  The shipped library is never checked against
+the schema at run time (the test suite and ``migdiag signatures validate`` do that); a
+user's ``--signatures`` folder is checked once per content and then served from the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
+import sys
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -13,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
+from migdiag import __version__
 from migdiag.catalog import SAFE_LOADER, Catalog, default_catalog
 from migdiag.diagnose.signature import Signature, build_signature
 from migdiag.errors import SignatureError
@@ -95,6 +106,8 @@ class _Located:
 
 
 def _schema_problems(data: Any, doc: _Located) -> list[tuple[int, str]]:
+    from jsonschema import Draft202012Validator  # ~0.2 s to import: only when validating
+
     found: list[tuple[int, str]] = []
     validator = Draft202012Validator(schema())
     for error in validator.iter_errors(data):
@@ -205,8 +218,13 @@ def _providers(value: Any, path: PathKey) -> Iterable[tuple[PathKey, str]]:
             yield from _providers(item, (*path, i))
 
 
-def load_file(path: Path, catalog: Catalog | None = None) -> tuple[Signature | None, list[str]]:
-    """One signature file -> (signature, []) or (None, problems)."""
+def load_file(
+    path: Path, catalog: Catalog | None = None, validate: bool = True
+) -> tuple[Signature | None, list[str]]:
+    """One signature file -> (signature, []) or (None, problems).
+
+    ``validate=False`` (the shipped library, validated by the test suite) skips the schema
+    and the semantic checks; YAML errors and duplicate keys are still found."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -221,7 +239,7 @@ def load_file(path: Path, catalog: Catalog | None = None) -> tuple[Signature | N
     doc = _Located(name)
     data = doc.value(node, ())
     located = [(doc.line(()), "a signature is a mapping")] if not isinstance(data, dict) else []
-    if not located:
+    if not located and validate:
         located = _schema_problems(data, doc)
         located += _semantic_problems(data, path.stem, doc, catalog or default_catalog())
     problems = doc.problems + [f"{name}:{line}: {msg}" for line, msg in sorted(located)]
@@ -234,16 +252,23 @@ def signature_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if p.is_file())
 
 
-def load_dirs(dirs: Sequence[Path], catalog: Catalog | None = None) -> tuple[Library, list[str]]:
-    """Load every ``*.yaml`` of each directory; ids must be unique across all of them."""
+def load_dirs(
+    dirs: Sequence[Path], catalog: Catalog | None = None, trusted: Path | None = None
+) -> tuple[Library, list[str]]:
+    """Load every ``*.yaml`` of each directory; ids must be unique across all of them.
+
+    ``trusted``: a directory whose files are not schema-checked (the shipped library)."""
     problems: list[str] = []
     found: dict[str, Signature] = {}
     for directory in dirs:
         if not directory.is_dir():
             problems.append(f"{directory}:1: not a directory")
             continue
-        for path in signature_files(directory):
-            sig, errors = load_file(path, catalog)
+        files = signature_files(directory)
+        if not files and directory != trusted:
+            problems.append(f"{directory}:1: no signature files (*.yaml) in this folder")
+        for path in files:
+            sig, errors = load_file(path, catalog, validate=directory != trusted)
             problems.extend(errors)
             if sig is None:
                 continue
@@ -265,11 +290,90 @@ def builtin_dir() -> Path:
 
 
 def load_library(extra_dirs: Sequence[Path] = ()) -> Library:
-    """The built-in library plus the user's folders; raises SignatureError with every problem."""
-    library, problems = load_dirs([builtin_dir(), *extra_dirs])
+    """The built-in library plus the user's folders; raises SignatureError with every problem.
+
+    Served from the compiled cache when the files and the code are unchanged."""
+    builtin = builtin_dir()
+    dirs = [builtin, *extra_dirs]
+    key = _library_key(dirs)
+    cached = _read_cached(key) if key else None
+    if cached is not None:
+        return cached
+    library, problems = load_dirs(dirs, trusted=builtin)
     if problems:
         raise SignatureError(problems)
+    if key:
+        _write_cached(key, library)
     return library
+
+
+# The modules whose classes a pickled library holds: a change to them invalidates the cache
+# even when the version number does not move (an editable install, a development tree).
+_BUILDERS = ("signature.py", "loader.py", "../model.py", "../catalog.py", "../data/catalog.yaml")
+ENV_CACHE_DIR = "MIGDIAG_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where compiled libraries are kept: $MIGDIAG_CACHE_DIR, else the user's cache folder."""
+    base = os.environ.get(ENV_CACHE_DIR)
+    if base:
+        return Path(base)
+    if sys.platform == "win32":
+        root = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(root) / "migdiag" / "Cache"
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "migdiag"
+
+
+def _library_key(dirs: Sequence[Path]) -> str | None:
+    """A hash of every signature file (name and bytes), the building code and the Python:
+    None when a folder cannot be listed (then the loader reports it)."""
+    digest = hashlib.sha256(f"{__version__}|{sys.version}".encode())
+    here = Path(__file__).resolve().parent
+    try:
+        for name in _BUILDERS:
+            digest.update((here / name).read_bytes())
+        for directory in dirs:
+            digest.update(b"\0dir\0" + str(directory.resolve()).encode())
+            for path in signature_files(directory):
+                digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()[:32]
+
+
+_CACHE_KEEP = 8
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _read_cached(key: str) -> Library | None:
+    try:
+        data = (cache_dir() / f"signatures-{key}.pickle").read_bytes()
+        library = pickle.loads(data)  # our own file, in the user's own cache folder
+    except Exception:  # missing, unreadable or from another build: load from the YAML
+        return None
+    return library if isinstance(library, Library) else None
+
+
+def _write_cached(key: str, library: Library) -> None:
+    folder = cache_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A few libraries (the shipped one, with a user's folders or two) stay; older go.
+        kept = sorted(folder.glob("signatures-*.pickle"), key=_mtime, reverse=True)
+        for old in kept[_CACHE_KEEP - 1 :]:
+            old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as f:
+            f.write(pickle.dumps(library, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(f.name, folder / f"signatures-{key}.pickle")
+    except OSError:
+        pass  # a read-only home or a full disk: the next run loads from the YAML again
 
 
 def validate_dir(path: Path) -> list[str]:

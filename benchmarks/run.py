@@ -2,11 +2,15 @@
 
     python benchmarks/run.py [--size quick|medium|full] [--out DIR] [--runs 3] [--jobs N]
     python benchmarks/run.py --correlation
+    python benchmarks/run.py --suite startup     # one small file, one paste, --help
+    python benchmarks/run.py --suite corpus      # the real files of ../shared/corpus over 1 MB
 
 Read benchmark: writes (once; cached in DIR) a fleet bundle with ``benchmarks/fleet.py``, then
 measures, each as a subprocess so that start-up and memory are counted as a user sees them:
 
-* bare: every record of every file decoded by the ``evtx`` package, nothing else;
+* bare: every record of every file decoded by the ``evtx`` package, nothing else, in one
+  process; bare-jN: the same with one process per core (N), the like-for-like baseline of
+  ``analyze --jobs N``;
 * analyze: ``migdiag analyze BUNDLE --format json -o FILE`` with 1 and with N jobs.
 
 It prints records/s and MB/s of each (medians of ``--runs``), analyze's ratio to bare, peak
@@ -15,6 +19,15 @@ speed-up from 1 to N jobs, and checks that 1 and N jobs wrote byte-identical JSO
 
 Correlation benchmark: 200,000 migration-related events of 10,000 attempts on 50 hosts
 through ``migdiag.correlate.correlate``: time (median) and memory (tracemalloc peak).
+
+Start-up suite: what a support engineer feels on every call: ``migdiag analyze --format json``
+of one small EVTX, ``migdiag explain`` of one paste and ``migdiag --help``, each against the
+bare interpreter's start-up (``python -c pass``) measured in the same rounds.
+
+Corpus suite: the real third-party files over 1 MB in ../shared/corpus (sparse, mostly
+unrelated records): ``migdiag analyze --jobs N`` against a bare parse with one process per
+core (and in one process), as throughput past start-up (each wall minus its command's
+start-up on a tiny input, measured in the same rounds).
 """
 
 from __future__ import annotations
@@ -49,6 +62,42 @@ start = time.perf_counter()
 for path in sorted(Path(sys.argv[1]).rglob("*.evtx")):
     for record in PyEvtxParser(str(path)).records():
         records += 1
+print(records, time.perf_counter() - start)
+"""
+
+
+# The bare parse with one process per core: files, largest first, to a pool of N processes.
+BARE_PARALLEL = """
+import sys, time
+from multiprocessing import Pool
+from pathlib import Path
+from evtx import PyEvtxParser
+
+def count(path):
+    return sum(1 for _ in PyEvtxParser(path).records())
+
+if __name__ == "__main__":
+    jobs, where = int(sys.argv[1]), Path(sys.argv[2])
+    listed = [Path(p) for p in sys.argv[3:]] or sorted(where.rglob("*.evtx"))
+    files = sorted((str(p) for p in listed), key=lambda p: -Path(p).stat().st_size)
+    start = time.perf_counter()
+    with Pool(jobs) as pool:
+        records = sum(pool.imap_unordered(count, files))
+    print(records, time.perf_counter() - start)
+"""
+
+# The bare parse of an explicit list of files in one process (the corpus suite).
+BARE_FILES = """
+import sys, time
+from evtx import PyEvtxParser
+records = 0
+start = time.perf_counter()
+for path in sys.argv[1:]:
+    try:
+        for record in PyEvtxParser(path).records():
+            records += 1
+    except Exception:
+        pass
 print(records, time.perf_counter() - start)
 """
 
@@ -150,7 +199,8 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
     results: dict[str, Run] = {}
     outputs: dict[int, bytes] = {}
     bare_cmd = [sys.executable, "-c", BARE, str(where)]
-    commands = [("bare", bare_cmd)] + [
+    per_core = [sys.executable, "-c", BARE_PARALLEL, str(jobs), str(where)]
+    commands = [("bare", bare_cmd), (f"bare-j{jobs}", per_core)] + [
         (
             f"analyze-j{j}",
             [
@@ -201,9 +251,11 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
         )
     best = results[f"analyze-j{jobs}"]
     ratio = bare.wall / best.wall
+    fair = results[f"bare-j{jobs}"].wall / best.wall
     speedup = results["analyze-j1"].wall / best.wall
     identical = len(set(outputs.values())) == 1
-    print(f"\nanalyze (--jobs {jobs}) / bare parse throughput: {ratio:.2f}")
+    print(f"\nanalyze (--jobs {jobs}) / bare parse with {jobs} processes, throughput: {fair:.2f}")
+    print(f"analyze (--jobs {jobs}) / bare parse in one process, throughput: {ratio:.2f}")
     print(f"speed-up 1 -> {jobs} jobs: {speedup:.2f}x; outputs identical: {identical}")
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -226,6 +278,7 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
             for label, r in results.items()
         },
         "ratio": ratio,
+        "ratio_per_core": fair,
         "speedup": speedup,
         "identical_outputs": identical,
     }
@@ -312,6 +365,102 @@ def correlation_benchmark(runs: int) -> dict[str, object]:
     }
 
 
+def _rounds(commands: Sequence[tuple[str, list[str]]], runs: int) -> dict[str, Run]:
+    """Each command ``runs`` times, round by round, and the median of each."""
+    measured: dict[str, list[Run]] = {label: [] for label, _ in commands}
+    for n in range(runs):
+        for label, command in commands:
+            measured[label].append(run(command))
+        print(
+            f"  round {n + 1}: " + ", ".join(f"{k} {v[-1].wall:.3f}" for k, v in measured.items())
+        )
+    return {label: _median(r) for label, r in measured.items()}
+
+
+def _migdiag(*args: str) -> list[str]:
+    return [sys.executable, "-m", "migdiag", *args]
+
+
+def startup_benchmark(out: Path, runs: int) -> dict[str, object]:
+    small = ROOT / "sample_logs" / "seed-mtu-reset" / "SRV1"
+    evtx = sorted(small.glob("*VMMS-Admin.evtx"))[0]
+    paste = ROOT / "tests" / "explain" / "seed-pasted-events.txt"
+    goals = {"python": None, "help": 0.2, "analyze-one-file": 0.3, "explain-paste": 0.3}
+    commands = [
+        ("python", [sys.executable, "-c", "pass"]),
+        ("help", _migdiag("--help")),
+        ("analyze-one-file", _migdiag("analyze", "--format", "json", str(evtx))),
+        ("explain-paste", _migdiag("explain", str(paste), "--format", "json")),
+    ]
+    results = _rounds(commands, runs)
+    python = results["python"].wall
+    print(f"\n{'':18s} {'wall s':>8s} {'x python':>9s} {'goal s':>7s}")
+    for label, r in results.items():
+        goal = goals[label]
+        verdict = "" if goal is None else ("  met" if r.wall <= goal else "  NOT met")
+        print(
+            f"{label:18s} {r.wall:8.3f} {r.wall / python:9.1f} "
+            f"{'' if goal is None else f'{goal:7.2f}'}{verdict}"
+        )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "runs": runs,
+        "results": {
+            label: {"wall_s": r.wall, "x_python": r.wall / python, "goal_s": goals[label]}
+            for label, r in results.items()
+        },
+    }
+
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def corpus_benchmark(out: Path, runs: int, jobs: int) -> dict[str, object]:
+    files = sorted(p for p in CORPUS.rglob("*.evtx") if p.stat().st_size > 1024 * 1024)
+    if not files:
+        raise SystemExit(f"no corpus files over 1 MB under {CORPUS}: the suite needs them")
+    total = sum(p.stat().st_size for p in files)
+    print(f"corpus: {len(files)} files over 1 MB, {total / 1e6:.0f} MB")
+    names = [str(p) for p in files]
+    tiny = str(ROOT / "sample_logs" / "seed-mtu-reset" / "SRV1")
+    commands = [
+        ("python", [sys.executable, "-c", "pass"]),
+        ("bare-j1", [sys.executable, "-c", BARE_FILES, *names]),
+        (f"bare-j{jobs}", [sys.executable, "-c", BARE_PARALLEL, str(jobs), ".", *names]),
+        ("analyze-startup", _migdiag("analyze", tiny, "--format", "json", "-q")),
+        (
+            f"analyze-j{jobs}",
+            _migdiag("analyze", *names, "--format", "json", "-q", "--jobs", str(jobs)),
+        ),
+    ]
+    results = _rounds(commands, runs)
+    python = results["python"].wall
+    start = results["analyze-startup"].wall
+    past = {
+        "bare-j1": results["bare-j1"].wall - python,
+        f"bare-j{jobs}": results[f"bare-j{jobs}"].wall - python,
+        f"analyze-j{jobs}": results[f"analyze-j{jobs}"].wall - start,
+    }
+    fair = past[f"bare-j{jobs}"] / past[f"analyze-j{jobs}"]
+    single = past["bare-j1"] / past[f"analyze-j{jobs}"]
+    for label, seconds in past.items():
+        print(f"  {label:14s} past start-up {seconds:7.3f} s  ({total / 1e6 / seconds:6.1f} MB/s)")
+    print(f"analyze (--jobs {jobs}) / bare parse with {jobs} processes, past start-up: {fair:.2f}")
+    print(f"analyze (--jobs {jobs}) / bare parse in one process, past start-up: {single:.2f}")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "files": len(files),
+        "bytes": total,
+        "runs": runs,
+        "jobs": jobs,
+        "past_startup_s": past,
+        "ratio_per_core": fair,
+        "ratio_one_process": single,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(fleet.SIZES), default="quick")
@@ -319,9 +468,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="N for 1 vs N")
     parser.add_argument("--correlation", action="store_true", help="the correlation benchmark")
+    parser.add_argument(
+        "--suite", choices=("read", "startup", "corpus"), default="read", help="what to measure"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.correlation:
+    if args.suite == "startup":
+        figures = startup_benchmark(args.out, max(args.runs, 5))
+        name = "startup"
+    elif args.suite == "corpus":
+        figures = corpus_benchmark(args.out, args.runs, args.jobs)
+        name = "corpus"
+    elif args.correlation:
         figures = correlation_benchmark(args.runs)
         name = "correlation"
     else:

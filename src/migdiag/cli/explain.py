@@ -13,18 +13,13 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from migdiag.catalog import default_catalog
-from migdiag.diagnose import load_library
-from migdiag.errors import SignatureError
-from migdiag.explain import Explanation, Missing, decode_bytes, explain_text
-from migdiag.model import Evidence, Finding
-from migdiag.report.text import clean  # the one output scrubber: escapes, controls, bidi
+if TYPE_CHECKING:  # the matcher loads when a paste is explained, not when `migdiag` starts
+    from migdiag.explain import Explanation, Missing
+    from migdiag.model import Evidence, Finding
 
 SCHEMA_VERSION = 1
 EXIT_OK = 0
@@ -91,6 +86,13 @@ def to_json_obj(x: Explanation, source: str) -> dict[str, Any]:
         "event_ids": list(x.event_ids),
         "missing": [_missing_obj(m) for m in x.missing],
     }
+
+
+def clean(text: str) -> str:
+    """The one output scrubber (escapes, controls, bidi), imported when output is made."""
+    from migdiag.report.text import clean as scrub
+
+    return scrub(text)
 
 
 def render_json(x: Explanation, source: str) -> str:
@@ -165,6 +167,9 @@ def render_markdown(x: Explanation, source: str) -> str:
 
 def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> str:
     buf = io.StringIO()
+    from rich.console import Console
+    from rich.markup import escape
+
     con = Console(file=buf, force_terminal=color, no_color=not color, highlight=False, width=100)
 
     def put(text: str = "", style: str | None = None) -> None:
@@ -213,6 +218,8 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
 
 
 def _read(source: str) -> str:
+    from migdiag.explain import decode_bytes
+
     if source == "-":
         return decode_bytes(sys.stdin.buffer.read())
     try:
@@ -247,6 +254,11 @@ def explain(
 
         Get-Clipboard | migdiag explain -
     """
+    from migdiag.catalog import default_catalog
+    from migdiag.diagnose.loader import load_library
+    from migdiag.errors import SignatureError
+    from migdiag.explain import explain_text
+
     text = _read(source)
     try:
         library = load_library(tuple(signatures))

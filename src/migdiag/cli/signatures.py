@@ -6,18 +6,17 @@ Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from migdiag.diagnose import builtin_dir, load_library, run_cases, validate_dir
-from migdiag.diagnose.catalogue import render_catalogue, render_signature
-from migdiag.diagnose.loader import Library
-from migdiag.errors import SignatureError
+if TYPE_CHECKING:  # loaded by the commands that use them: `migdiag` must start quickly
+    from rich.console import Console
+
+    from migdiag.diagnose.loader import Library
 
 app = typer.Typer(
     help="List, show, validate and test diagnosis signatures.",
@@ -30,22 +29,39 @@ SignatureDirs = Annotated[
     typer.Option("--signatures", help="Also load the signatures in this folder (repeatable)."),
 ]
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+@cache
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _out() -> Console:
+    return _console()
+
+
+def _err() -> Console:
+    return _console(stderr=True)
 
 
 def _library(extra: list[Path] | None) -> Library:
+    from migdiag.diagnose.loader import load_library
+    from migdiag.errors import SignatureError
+
     try:
         return load_library(tuple(extra or ()))
     except SignatureError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red] {escape(problem)}")
+            _err().print(f"[red]error[/red] {escape(problem)}")
         raise typer.Exit(2) from None
 
 
 @app.command("list")
 def list_(signatures: SignatureDirs = None) -> None:
     """One line per signature: id, cause, severity, title."""
+    from rich.table import Table
+
     table = Table(box=None)
     for column in ("id", "cause", "severity", "applies to"):
         table.add_column(column, no_wrap=True)
@@ -54,7 +70,7 @@ def list_(signatures: SignatureDirs = None) -> None:
         table.add_row(
             *(escape(v) for v in (sig.id, sig.cause, sig.severity, sig.applies_to, sig.title))
         )
-    out.print(table)
+    _out().print(table)
 
 
 @app.command()
@@ -63,18 +79,22 @@ def show(
     signatures: SignatureDirs = None,
 ) -> None:
     """Everything one signature says, as Markdown."""
+    from migdiag.diagnose.catalogue import render_signature
+
     sig = _library(signatures).get(signature_id)
     if sig is None:
-        err.print(f"[red]error[/red] no signature {escape(signature_id)!r}")
+        _err().print(f"[red]error[/red] no signature {escape(signature_id)!r}")
         raise typer.Exit(2)
-    out.print(escape("\n".join(render_signature(sig))), soft_wrap=True)
-    out.print(f"[dim]{escape(str(sig.path))}[/dim]")
+    _out().print(escape("\n".join(render_signature(sig))), soft_wrap=True)
+    _out().print(f"[dim]{escape(str(sig.path))}[/dim]")
 
 
 @app.command()
 def catalogue(signatures: SignatureDirs = None) -> None:
     """The catalogue page (docs/signatures.md) for the library."""
-    out.print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
+    from migdiag.diagnose.catalogue import render_catalogue
+
+    _out().print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
 
 
 @app.command()
@@ -85,18 +105,22 @@ def validate(
     ] = None,
 ) -> None:
     """Check every signature file against the schema; report each problem as file:line."""
+    from migdiag.diagnose.loader import builtin_dir, validate_dir
+
     target = directory or builtin_dir()
     problems = validate_dir(target)
     for problem in problems:
-        err.print(f"[red]error[/red] {escape(problem)}")
+        _err().print(f"[red]error[/red] {escape(problem)}")
     if problems:
-        err.print(f"{len(problems)} problem(s) in {escape(str(target))}")
+        _err().print(f"{len(problems)} problem(s) in {escape(str(target))}")
         raise typer.Exit(2)
     count = len(list(target.glob("*.yaml")))
-    out.print(f"{count} signature(s) valid in {escape(str(target))}")
+    _out().print(f"{count} signature(s) valid in {escape(str(target))}")
 
 
 def _default_cases() -> Path:
+    from migdiag.diagnose.loader import builtin_dir
+
     here = Path("tests/signatures")
     return here if here.is_dir() else builtin_dir().parent / "tests" / "signatures"
 
@@ -112,14 +136,16 @@ def test(
     signatures: SignatureDirs = None,
 ) -> None:
     """Run the signatures' positive and negative cases (the same code the test suite runs)."""
+    from migdiag.diagnose.cases import run_cases
+
     library = _library(signatures)
     results = run_cases(directory or _default_cases(), library)
     failed = [r for r in results if not r.ok]
     for r in results:
         mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
-        out.print(f"{mark} {escape(r.name)}")
+        _out().print(f"{mark} {escape(r.name)}")
         for problem in r.problems:
-            out.print(f"      {escape(problem)}")
-    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+            _out().print(f"      {escape(problem)}")
+    _out().print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)

@@ -35,7 +35,8 @@ def test_every_catalog_entry_says_whether_it_is_verified_and_where_from() -> Non
     for spec in catalog.events.values():
         assert spec.source.strip(), spec
     assert catalog.spec("Microsoft-Windows-Hyper-V-VMMS", 20415).verified  # type: ignore[union-attr]
-    assert not catalog.spec("Microsoft-Windows-Hyper-V-VMMS", 22038).verified  # type: ignore[union-attr]
+    assert catalog.spec("Microsoft-Windows-Hyper-V-VMMS", 22038).verified  # type: ignore[union-attr]
+    assert not catalog.spec("Microsoft-Windows-Hyper-V-VMMS", 1106).verified  # type: ignore[union-attr]
     assert catalog.decode("0x80072746").name == "WSAECONNRESET"  # type: ignore[union-attr]
 
 

@@ -287,3 +287,80 @@ def test_every_signature_case_diagnoses_the_same_from_evtx_as_from_rendered_xml(
     signature = expected.get("signature", path.parent.name)
     if path.stem.startswith("positive") and expected.get("matches", True):
         assert any(signature in d[2] for d in _diagnoses(from_evtx)), _diagnoses(from_evtx)
+
+
+def test_events_that_name_no_vm_never_fail_a_healthy_migration_and_a_cancel_is_no_failure() -> None:
+    from migdiag.correlate import correlate
+    from migdiag.model import Outcome
+
+    data = _failure_mode_scenario("receive-timeout")
+    data["steps"] = [
+        {"migrate": {"vm": "APP01", "from": "HV01", "to": "HV02", "at": 0, "duration_s": 20}},
+        # Logged on the destination mid-migration for other reasons (a VM start-up, a
+        # placement check): evidence, not this attempt's outcome.
+        {
+            "event": {
+                "host": "HV02",
+                "log": "vmms",
+                "provider": VMMS,
+                "id": 33012,
+                "at": 8,
+                "level": 2,
+                "fields": ["External"],
+            }
+        },
+        {
+            "event": {
+                "host": "HV02",
+                "log": "vmms",
+                "provider": VMMS,
+                "id": 25004,
+                "at": 9,
+                "level": 2,
+                "fields": ["HV02", "HV03"],
+            }
+        },
+        {
+            "event": {
+                "host": "HV02",
+                "log": "worker",
+                "provider": "Microsoft-Windows-Hyper-V-Worker",
+                "channel": "Microsoft-Windows-Hyper-V-Worker-Admin",
+                "id": 3110,
+                "at": 10,
+                "level": 2,
+                "fields": ["Insufficient system resources", "0x800705AA"],
+            }
+        },
+    ]
+    catalog = shipped_catalog()
+    events = [normalise(e, catalog) for e in expand(parse_scenario(data, "healthy"))]
+    [migration] = correlate(events, catalog).migrations
+    assert migration.outcome is Outcome.SUCCEEDED
+
+    data["steps"] = [
+        {
+            "event": {
+                "host": "HV01",
+                "log": "vmms",
+                "provider": VMMS,
+                "id": 20413,
+                "at": 0,
+                "fields": ["APP01", "5B1C9E2A-3D4F-4A6B-8C7D-9E0F1A2B3C4D", "HV02"],
+            }
+        },
+        {
+            "event": {
+                "host": "HV01",
+                "log": "vmms",
+                "provider": VMMS,
+                "id": 21014,
+                "at": 5,
+                "fields": ["APP01", "5B1C9E2A-3D4F-4A6B-8C7D-9E0F1A2B3C4D"],
+            }
+        },
+    ]
+    events = [normalise(e, catalog) for e in expand(parse_scenario(data, "cancelled"))]
+    [migration] = correlate(events, catalog).migrations
+    assert migration.outcome is not Outcome.FAILED
+    assert "canceled" in (migration.events[-1].message or "")

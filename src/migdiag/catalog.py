@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from migdiag import windows_tables  # its data files load on first use, not on import
+
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
@@ -82,8 +84,6 @@ class Catalog:
         spec = self.events.get((provider.lower(), event_id))
         if spec is not None and (spec.source == IMPORTED or not spec.verified):
             return spec.template, "imported" if spec.source == IMPORTED else "catalog"
-        from migdiag import windows_tables  # loaded on first use: most events have an entry
-
         if spec is not None and windows_tables.highest_insertion(spec.template) <= field_count:
             return spec.template, "catalog"
         chosen = windows_tables.choose(

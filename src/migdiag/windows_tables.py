@@ -89,6 +89,7 @@ def tables_defining(provider: str, event_id: int) -> tuple[str, ...]:
     return tuple(o for o in OS_ORDER if template(provider, event_id, o) is not None)
 
 
+@cache  # templates are few and asked for once per rendered record
 def highest_insertion(text: str) -> int:
     """The largest ``%n`` a template uses (0 when it uses none)."""
     return max((int(n) for n in _INSERTION.findall(text)), default=0)

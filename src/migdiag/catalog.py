@@ -1,7 +1,9 @@
 """What the known events and error codes mean, loaded once from ``data/catalog.yaml``.
 
-The catalog is data: the reference's facts with a ``verified`` flag each.  A user catalog
-(imported from a real host's provider manifest) may override message templates.
+Every event is keyed on (provider, id).  An entry's template is Windows' own (``verified``);
+what migdiag adds (kind, side, roles, follows) sits beside it.  Events without an entry
+still render with Windows' text from ``migdiag.windows_tables`` (docs/catalog.md).  A user
+catalog imported from a real host's provider metadata overrides templates.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from migdiag import windows_tables  # its data files load on first use, not on import
+
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
@@ -28,10 +32,12 @@ class EventSpec:
     template: str
     params: tuple[tuple[str, int], ...]  # role -> 1-based position
     names: tuple[tuple[str, str], ...]  # role -> element name on newer builds
-    verified: bool
+    verified: bool  # the template is Windows' own (its message table, or an imported host's)
     source: str
     phase: tuple[str, str] | None = None  # (phase name, "start" | "end")
-    follows: tuple[int, ...] = ()  # event ids this one typically follows in one attempt
+    # (provider lower-cased, id) of events this one typically follows in one attempt
+    follows: tuple[tuple[str, int], ...] = ()
+    guessed: tuple[str, ...] = ()  # which of names, channel, level no table or host confirms
 
     def position(self, role: str) -> int | None:
         for name, pos in self.params:
@@ -66,6 +72,30 @@ class Catalog:
     def spec(self, provider: str, event_id: int) -> EventSpec | None:
         return self.events.get((provider.lower(), event_id))
 
+    def template(self, provider: str, event_id: int, field_count: int) -> tuple[str, str] | None:
+        """(template, where it comes from) to render an event the input gave no text for.
+
+        An imported host's template wins; then migdiag's entry (2012 R2's text) unless the
+        record has too few insertions for it and an older Windows version's text fits
+        (2008 R2's HA 21500-21503 use ``%2``); then Windows' tables for events migdiag has
+        no entry for.  The second item is "imported", "catalog" or an OS key of
+        ``windows_tables`` ("ws2012r2", "ws2012", "ws2008r2").
+        """
+        spec = self.events.get((provider.lower(), event_id))
+        if spec is not None and (spec.source == IMPORTED or not spec.verified):
+            return spec.template, "imported" if spec.source == IMPORTED else "catalog"
+        if spec is not None and windows_tables.highest_insertion(spec.template) <= field_count:
+            return spec.template, "catalog"
+        chosen = windows_tables.choose(
+            provider, event_id, field_count, spec.template if spec is not None else None
+        )
+        if chosen is None:
+            return None
+        text, os_key = chosen
+        if spec is not None and os_key == windows_tables.DEFAULT_OS:
+            return text, "catalog"
+        return text, os_key
+
     def decode(self, code: str) -> ErrorCode | None:
         return self.error_codes.get(code)
 
@@ -81,7 +111,9 @@ RELEVANT_OTHER_PROVIDERS = frozenset(
         "microsoft-windows-failoverclustering",
         "vmsmp",  # virtual switch: MAC pinning after teaming problems (KB 968703)
         "microsoft-windows-ndis",  # NIC link state
-        "microsoft-windows-ms_lbfo",  # NIC teaming (LBFO)
+        "microsoft-windows-ms_lbfo",  # NIC teaming (LBFO), as the reference spelt it
+        "microsoft-windows-mslbfoeventprovider",  # NIC teaming, as Windows' tables name it
+        "microsoft-windows-mslbfosysevtprovider",
         "microsoft-windows-grouppolicy",  # a GPO change can remove logon rights or firewall rules
     }
 )
@@ -97,6 +129,14 @@ def _load_yaml(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("catalog: top level must be a mapping")
     return data
+
+
+def _event_key(providers: Mapping[str, str], ref: str) -> tuple[str, int]:
+    """``vmms:22038`` -> ("microsoft-windows-hyper-v-vmms", 22038): never an id alone."""
+    key, sep, number = ref.partition(":")
+    if not sep or key not in providers or not number.isdigit():
+        raise ValueError(f"catalog: follows entry {ref!r} is not provider-key:id")
+    return providers[key].lower(), int(number)
 
 
 def build_catalog(data: Mapping[str, Any]) -> Catalog:
@@ -119,7 +159,8 @@ def build_catalog(data: Mapping[str, Any]) -> Catalog:
             verified=bool(raw["verified"]),
             source=str(raw["source"]),
             phase=(str(phase["name"]), str(phase["edge"])) if phase else None,
-            follows=tuple(int(i) for i in raw.get("follows") or ()),
+            follows=tuple(_event_key(providers, str(ref)) for ref in raw.get("follows") or ()),
+            guessed=tuple(str(g) for g in raw.get("guessed") or ()),
         )
         events[(provider.lower(), spec.event_id)] = spec
     codes = {
@@ -167,6 +208,7 @@ def user_catalog_path() -> Path:
 
 
 Overrides = dict[str, dict[int, dict[str, Any]]]
+IMPORTED = "imported from the host's provider metadata"
 
 
 def load_overrides(path: Path | None = None) -> Overrides:
@@ -205,7 +247,7 @@ def apply_overrides(catalog: Catalog, overrides: Overrides) -> Catalog:
                     level=level,
                     channel=channel or old.channel,
                     verified=True,
-                    source="imported from the host's provider metadata",
+                    source=IMPORTED,
                 )
             else:
                 events[key] = EventSpec(
@@ -219,6 +261,6 @@ def apply_overrides(catalog: Catalog, overrides: Overrides) -> Catalog:
                     params=(),
                     names=(),
                     verified=True,
-                    source="imported from the host's provider metadata",
+                    source=IMPORTED,
                 )
     return replace(catalog, events=events)

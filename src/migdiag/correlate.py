@@ -12,7 +12,7 @@ How (the only module that imports networkx):
 2. Host clock skew is estimated per host pair from events that must be nearly simultaneous
    (the source's and destination's start, end and send/receive failures of one attempt);
    the offsets are chained across hosts over a networkx graph of hosts.
-3. Events that name no VM (22038 "failed to send data", 22040, 20406, ...) are attached, on
+3. Events that name no VM (22038 "failed to send data", 22040, 20306, ...) are attached, on
    skew-corrected time, to the attempt running on their host at that moment.
 4. An attempt is a connected component of the event graph; outcome, blackout, phases,
    coverage and concurrency are read off its events.
@@ -53,10 +53,18 @@ FAILURE_KINDS = frozenset(
         "connect-failed",
         "planned-vm-failed",
         "lm-error",
+        "auth-failed",
+        "incompatible",
     }
 )
-# Kinds that end an attempt: a start after one of these begins a new attempt.
-TERMINAL_IDS = frozenset({20415, 20417, 21024, 21026, 21111, 21500, 21501, 21502, 21503, 21301})
+# Kinds that end an attempt: a start after one of these begins a new attempt (as does the
+# source's HA phase end, 21301).  Catalog kinds, not ids: ids collide across providers.
+TERMINAL_KINDS = SUCCESS_KINDS | {
+    "failed-at-source",
+    "failed-at-destination",
+    "ha-failed",
+    "lm-cancelled",
+}
 # Start events of one attempt arrive within seconds of each other (HA 21300, 21306, 20413).
 START_MERGE = timedelta(seconds=30)
 # Late events of an attempt: 21502 and cluster events follow the VMMS failure closely.
@@ -91,7 +99,7 @@ class _Attempt:
     ended: bool = False
     # Event id -> index in ``members`` of its latest member, kept while grouping, so that
     # finding the event a new one follows is a few dict look-ups, not a walk back.
-    latest: dict[int, int] = field(default_factory=dict)
+    latest: dict[tuple[str, int], int] = field(default_factory=dict)
     # (host, "start" | "end" | "fail") -> time of the first such member, for clock skew.
     marks: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
@@ -275,44 +283,62 @@ def _same_start(attempt: _Attempt, time: datetime) -> bool:
     return abs(time - attempt.first) <= START_MERGE
 
 
-# Events a source and its destination log at (nearly) the same moment, by what they mark.
-_SIMULTANEOUS = {
-    21300: "start",
-    21306: "start",
-    21301: "end",
-    21307: "end",
-    21024: "fail",
-    21026: "fail",
+# Events a source and its destination log at (nearly) the same moment, by what they mark:
+# HA 21300/21306 (start), 21301/21307 (end), VMMS 21024/21026 (fail), told by catalog facts.
+_SIMULTANEOUS_PHASES = {
+    ("source", "start"): "start",
+    ("target", "start"): "start",
+    ("source", "end"): "end",
+    ("target", "end"): "end",
 }
+_SIMULTANEOUS_KINDS = {"failed-at-source": "fail", "failed-at-destination": "fail"}
+
+
+def _simultaneous(spec: EventSpec | None) -> str | None:
+    if spec is None:
+        return None
+    return _SIMULTANEOUS_KINDS.get(spec.kind) or _SIMULTANEOUS_PHASES.get(spec.phase or ("", ""))
+
+
+def _key(e: Event) -> tuple[str, int]:
+    return e.provider.lower(), e.event_id
 
 
 def _join(attempt: _Attempt, pos: int, facts: _Facts) -> None:
     e, host, spec = facts.events[pos], facts.hosts[pos], facts.specs[pos]
-    event_id = e.event_id
-    if event_id in (20413, 21300, 21024, 21502, 21111, 21501) or (
-        spec and spec.side == "source" and facts.kinds[pos] in START_KINDS
-    ):
+    kind = facts.kinds[pos]
+    # 20413, HA 21300, 21024, 21502, 21111, 21501: logged by the source (catalog side).
+    if spec and spec.side == "source" and (kind in _SOURCE_KINDS or spec.phase == _SOURCE_START):
         attempt.source = attempt.source or host
         if e.peer_host and e.peer_host != host:
             attempt.destination = attempt.destination or e.peer_host
-    elif event_id in (21306, 21026, 21307, 21308, 21309):
+    # HA 21306-21309 and 21026: logged by the destination.
+    elif (
+        spec
+        and spec.side == "destination"
+        and (kind == "failed-at-destination" or (spec.phase and spec.phase[0] in _TARGET_PHASES))
+    ):
         attempt.destination = attempt.destination or host
-    if event_id == 1641:
-        source = e.param(2)
-        if source:
-            attempt.source = attempt.source or source.split(".")[0].upper()
+    if spec and spec.side == "either" and kind in START_KINDS and e.peer_host:
+        # The cluster's 1641 names the node the role moves to.
+        attempt.destination = attempt.destination or e.peer_host
     if attempt.members:
         prev = _predecessor(attempt, spec)
         attempt.links.append((prev, pos, _reason(attempt, facts, prev, pos)))
-    role = _SIMULTANEOUS.get(event_id)
+    role = _simultaneous(spec)
     if role:
         attempt.marks.setdefault((host, role), e.time)
-    attempt.latest[event_id] = len(attempt.members)
+    attempt.latest[_key(e)] = len(attempt.members)
     attempt.members.append(pos)
     attempt.first = attempt.first or e.time
     attempt.last = e.time
-    if event_id in TERMINAL_IDS:
+    if kind in TERMINAL_KINDS or (spec and spec.phase == ("source", "end")):
         attempt.ended = True
+
+
+_SOURCE_KINDS = START_KINDS | {"failed-at-source", "ha-failed"}
+_SOURCE_START = ("source", "start")
+_TARGET_PHASES = frozenset({"target", "restore"})
 
 
 def _predecessor(attempt: _Attempt, spec: EventSpec | None) -> int:
@@ -329,7 +355,7 @@ def _reason(attempt: _Attempt, facts: _Facts, prev_pos: int, pos: int) -> str:
     prev, e, spec = facts.events[prev_pos], facts.events[pos], facts.specs[pos]
     prev_host, host = facts.hosts[prev_pos], facts.hosts[pos]
     vm = _vm_label(e)
-    if spec is not None and prev.event_id in spec.follows:
+    if spec is not None and _key(prev) in spec.follows:
         where = "on the same host" if prev_host == host else "across the hosts"
         return f"{e.event_id} follows {prev.event_id} in a migration ({where}; catalog rule)"
     if facts.cluster_vm[pos]:
@@ -448,7 +474,7 @@ def _attach_anonymous(
         # Hang it from the member the catalog says follows it on the same host (22038 is
         # followed by 21018 and 21024), else from the nearest member in time.
         followers = [
-            m for m in attempt.members if hosts[m] == host and e.event_id in _follows(specs[m])
+            m for m in attempt.members if hosts[m] == host and _key(e) in _follows(specs[m])
         ]
         if followers:
             anchor = min(followers, key=gap.__getitem__)
@@ -467,7 +493,7 @@ def _attach_anonymous(
     return unattached
 
 
-def _follows(spec: EventSpec | None) -> tuple[int, ...]:
+def _follows(spec: EventSpec | None) -> tuple[tuple[str, int], ...]:
     return spec.follows if spec is not None else ()
 
 
@@ -490,7 +516,7 @@ def _build(
 
     # One pass reads everything off the events (a generator per question cost more than the
     # answers): names and ids take the first that is set, the FQDN and blackout the last.
-    start_name: str | None = None  # the VM name 20413 gives
+    start_name: str | None = None  # the VM name the start event (20413) gives
     any_name: str | None = None
     vm_id: str | None = None
     fqdn: dict[str, str] = {}
@@ -500,18 +526,25 @@ def _build(
         e, kind = ordered[p], kinds[p]
         if e.vm_name:
             any_name = any_name or e.vm_name
-            if e.event_id == 20413:
+            if kind in START_KINDS:
                 start_name = start_name or e.vm_name
         vm_id = vm_id or e.vm_id or None
         if "." in e.host:
             fqdn[hosts[p]] = e.host
         failed = failed or kind in FAILURE_KINDS
-        succeeded = succeeded or kind in SUCCESS_KINDS or e.event_id in (21301, 21307)
-        if e.event_id in (20415, 20417):
+        spec = facts.specs[p]
+        succeeded = (
+            succeeded
+            or kind in SUCCESS_KINDS
+            or (spec is not None and spec.phase in (("source", "end"), ("target", "end")))
+        )
+        blackout_at = spec.position("blackout_s") if kind in SUCCESS_KINDS and spec else None
+        if blackout_at and spec:  # 20415/20417
+            element = spec.element_name("blackout_s")
             value = (
-                e.param(3)
+                e.param(blackout_at)
                 if e.fields and e.fields[0][0].startswith("Parameter")
-                else e.field("BlackoutTime")
+                else e.field(element or "BlackoutTime")
             )
             try:
                 blackout = float(value) if value is not None else None

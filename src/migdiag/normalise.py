@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from migdiag import windows_tables
 from migdiag.catalog import Catalog, EventSpec
 from migdiag.model import Event, short_host
 
@@ -141,6 +142,14 @@ def render_template(template: str, event: Event) -> str:
     return _INSERTION.sub(sub, template)
 
 
+def _rendered_by(origin: str) -> str:
+    """A note on text rendered from an older Windows version's table: the report says so,
+    because the default (2012 R2) text would have read differently."""
+    if origin in ("catalog", "imported", windows_tables.DEFAULT_OS):
+        return ""
+    return f" [text from the {windows_tables.OS_NAMES.get(origin, origin)} message table]"
+
+
 def _role_value(event: Event, spec: EventSpec | None, role: str) -> str | None:
     if spec is None:
         return None
@@ -178,10 +187,12 @@ def normalise(event: Event, catalog: Catalog) -> Event:
     spec = catalog.spec(event.provider, event.event_id)
     message = event.message
     from_input = bool(message and message.strip())
-    if not from_input and spec is not None:
-        message = render_template(spec.template, event)
-    if not from_input and spec is None and event.fields:
-        message = " ".join(v for _, v in event.fields if v)
+    if not from_input:
+        chosen = catalog.template(event.provider, event.event_id, len(event.fields))
+        if chosen is not None:
+            message = render_template(chosen[0], event) + _rendered_by(chosen[1])
+        elif event.fields:
+            message = " ".join(v for _, v in event.fields if v)
 
     vm_name = _role_value(event, spec, "vm_name")
     resource = _role_value(event, spec, "resource")

@@ -507,45 +507,12 @@ def schema() -> None:
     typer.echo(schema_text(), nl=False)
 
 
-catalog_app = typer.Typer(
-    help="The catalog of events migdiag understands.", no_args_is_help=True, add_completion=False
-)
-
-
-@catalog_app.command("import")
-def catalog_import(
-    files: Annotated[
-        list[Path],
-        typer.Argument(help="Output of: wevtutil gp <provider> /ge /gm /f:xml > provider.xml"),
-    ],
-) -> None:
-    """Use a Hyper-V host's real message templates instead of the shipped guesses.
-
-    On any Hyper-V host run, for each provider:
-
-        wevtutil gp Microsoft-Windows-Hyper-V-VMMS /ge /gm /f:xml > vmms.xml
-
-        wevtutil gp Microsoft-Windows-Hyper-V-High-Availability /ge /gm /f:xml > ha.xml
-
-    then `migdiag catalog import vmms.xml ha.xml`.  The templates are stored in your user
-    catalog ($MIGDIAG_CONFIG_DIR or ~/.config/migdiag) and override the shipped ones.
-    """
-    from migdiag.catalog_import import import_metadata
-
-    for path in files:
-        try:
-            target, count = import_metadata(path)
-        except MigdiagError as exc:
-            _error(str(exc))
-            raise typer.Exit(EXIT_USAGE) from None
-        typer.echo(f"{path}: {count} event templates imported into {target}")
-
-
 def _mount_subcommands() -> None:
+    from migdiag.cli import catalog as catalog_cli
     from migdiag.cli import signatures as signatures_cli
 
     app.add_typer(signatures_cli.app, name="signatures")
-    app.add_typer(catalog_app, name="catalog")
+    app.add_typer(catalog_cli.app, name="catalog")
     from migdiag.cli.explain import explain
 
     app.command("explain")(explain)

@@ -94,7 +94,8 @@ class Status(StrEnum):
     OK = "ok"
 
 
-LONG_BLACKOUT_EVENT = 20417  # VMMS says the blackout was unexpectedly long
+# (provider, id) of VMMS saying the blackout was unexpectedly long; never an id alone.
+LONG_BLACKOUT_EVENT = ("microsoft-windows-hyper-v-vmms", 20417)
 
 
 def status_of(result: MigrationResult) -> Status:
@@ -103,7 +104,7 @@ def status_of(result: MigrationResult) -> Status:
         return Status.FAILED
     if m.outcome is Outcome.SUCCEEDED:
         long_blackout = m.blackout_s is not None and m.blackout_s >= SLOW_BLACKOUT_S
-        flagged = any(e.event_id == LONG_BLACKOUT_EVENT for e in m.events)
+        flagged = any((e.provider.lower(), e.event_id) == LONG_BLACKOUT_EVENT for e in m.events)
         # A finding on a successful attempt means a signature saw something worth a look.
         if long_blackout or flagged or result.diagnosis is not None:
             return Status.SLOW

@@ -94,6 +94,11 @@ class _Emitter:
         self.events.append((logged, h.fqdn, spec.channel, event_id, spec.level, fields, provider))
 
 
+def _address(host: Host) -> str:
+    """A stable documentation address (RFC 5737) for a host's migration network."""
+    return f"192.0.2.{10 + zlib.crc32(host.name.upper().encode()) % 240}"
+
+
 def _stable_rng(*parts: object) -> random.Random:
     return random.Random(zlib.crc32("|".join(str(p) for p in parts).encode()))
 
@@ -135,6 +140,7 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
         "resource": resource,
         "path": str(step.get("path", r"D:\Hyper-V\Virtual Machines")),
         "limit": str(step.get("limit", 2)),
+        "switch": str(step.get("switch", "External")),
     }
 
     def fill(values: Iterable[str]) -> list[str]:
@@ -170,6 +176,10 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
             20417 if long_blackout else 20415,
             t_end + timedelta(seconds=0.1),
             [vm.name, vm.id, f"{blackout}"],
+        )
+        # The destination's own success names the address the VM came from.
+        em.emit(
+            dst.name, "vmms", 20418, t_end + timedelta(seconds=0.1), [vm.name, vm.id, _address(src)]
         )
         return
 

@@ -14,6 +14,7 @@ from migdiag.diagnose.match import (
     Subject,
     applies,
     compile_signature,
+    known_sentences,
 )
 from migdiag.diagnose.signature import Signature, Step
 from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
@@ -31,20 +32,31 @@ COLLECT_NEXT = (
 )
 
 
+SENTENCE_FREE_NOTE = (
+    " (met on its event id and error code alone: its sentence is missing or in a language "
+    "migdiag does not know)"
+)
+
+
 def _evidence(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
     out: dict[Event, str] = {}
     for hit in hits:
+        how = dict(hit.how)
         for event in hit.events:
-            out.setdefault(event, hit.clause.why)
+            why = hit.clause.why + (SENTENCE_FREE_NOTE if hit.loose else "")
+            if event in how:
+                why += f" ({how[event]})"
+            out.setdefault(event, why)
     return tuple(Evidence(event=e, why=why) for e, why in out.items())
 
 
 def _corroboration(match: Match) -> tuple[Evidence, ...]:
-    raised = [
-        Evidence(event=e, why=f"raises confidence (+{h.clause.delta:.2f}): {h.clause.why}")
-        for h in match.raised
-        for e in h.events
-    ]
+    raised = []
+    for h in match.raised:
+        how = dict(h.how)
+        for e in h.events:
+            why = f"raises confidence (+{h.clause.delta:.2f}): {h.clause.why}"
+            raised.append(Evidence(event=e, why=why + (f" ({how[e]})" if e in how else "")))
     lowered = [
         Evidence(event=e, why=f"lowers confidence (-{h.clause.delta:.2f}): {h.clause.why}")
         for h in match.lowered
@@ -181,7 +193,10 @@ def _plans(library: Library, catalog: Catalog) -> _Plans:
     if entry is None or entry[0] is not library or entry[1] is not catalog:
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()
-        plans = [compile_signature(s, catalog) for s in library.signatures if not s.fallback]
+        known = known_sentences(library.signatures, catalog)
+        plans = [
+            compile_signature(s, catalog, known) for s in library.signatures if not s.fallback
+        ]
         by_outcome = {
             outcome: tuple(p for p in plans if applies(p.signature, outcome)) for outcome in Outcome
         }

@@ -90,6 +90,7 @@ class Catalog:
     benign: tuple[Phrase, ...] = ()  # wording that makes a paragraph's codes decoys
     nic_link: tuple[NicLinkRule, ...] = ()
     link_payload: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # state -> words
+    destination_codes: frozenset[str] = frozenset()  # only a destination's own failure logs them
 
     def spec(self, provider: str, event_id: int) -> EventSpec | None:
         return self.events.get((provider.lower(), event_id))
@@ -213,6 +214,7 @@ def build_catalog(data: Mapping[str, Any]) -> Catalog:
         provider_guids=dict(data.get("provider_guids") or {}),
         nic_link=nic_link,
         link_payload=payload,
+        destination_codes=frozenset(str(c) for c in data.get("destination_codes") or ()),
     )
 
 

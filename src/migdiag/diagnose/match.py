@@ -221,6 +221,7 @@ class ClausePlan:
     codes: frozenset[str]  # the shared constraints' codes: all must be logged
     codes_any: frozenset[str]  # ... and one of these
     catalog: Catalog | None = None  # when a matcher recognises NIC link events
+    about_destination: _AboutDestination | None = None  # for ``side: destination`` clauses
 
     def possible(self, subject: Subject) -> bool:
         """False when no event of the migration can satisfy the clause: an id or an error
@@ -247,7 +248,9 @@ class ClausePlan:
             if ids is not None and event.event_id not in ids:
                 continue
             if side is not None and migration.side_of(event) is not side:
-                continue
+                about = self.about_destination
+                if about is None or not about.names(event, migration):
+                    continue
             grade = FULL if base is None else base.grade(event)
             if grade == NO:
                 continue
@@ -276,6 +279,32 @@ class ClausePlan:
         return tuple(out)
 
 
+# The cluster's failure events, logged by the source, whose text names the side that failed.
+_HA_FAILURES = frozenset({21502, 21111})
+_HA_PROVIDER = "microsoft-windows-hyper-v-high-availability"
+
+
+@dataclass(frozen=True, slots=True)
+class _AboutDestination:
+    """When the source's cluster 21502/21111 is evidence about the destination: its text says
+    the migration failed at the destination (in any language the phrases know), or it carries
+    a code only the destination's own failure produces (memory, partition, logon type, path,
+    receive timeout)."""
+
+    wordings: tuple[str, ...]
+    codes: frozenset[str]
+
+    def names(self, event: Event, migration: Migration) -> bool:
+        if event.event_id not in _HA_FAILURES or event.provider.lower() != _HA_PROVIDER:
+            return False
+        if migration.side_of(event) is not Side.SOURCE:
+            return False
+        if not self.codes.isdisjoint(event.error_codes):
+            return True
+        text = _norm(event.message or "")
+        return any(w in text for w in self.wordings)
+
+
 def compile_clause(c: Clause, catalog: Catalog, known: tuple[str, ...] = ()) -> ClausePlan:
     if c.base.ids:
         ids: frozenset[int] | None = frozenset(c.base.ids)
@@ -302,6 +331,12 @@ def compile_clause(c: Clause, catalog: Catalog, known: tuple[str, ...] = ()) -> 
         codes=frozenset(c.base.codes),
         codes_any=frozenset(c.base.codes_any),
         catalog=catalog if links else None,
+        about_destination=_AboutDestination(
+            fragment_variants("failed at migration destination", catalog),
+            catalog.destination_codes,
+        )
+        if c.side is Side.DESTINATION
+        else None,
     )
 
 

@@ -194,9 +194,7 @@ def _plans(library: Library, catalog: Catalog) -> _Plans:
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()
         known = known_sentences(library.signatures, catalog)
-        plans = [
-            compile_signature(s, catalog, known) for s in library.signatures if not s.fallback
-        ]
+        plans = [compile_signature(s, catalog, known) for s in library.signatures if not s.fallback]
         by_outcome = {
             outcome: tuple(p for p in plans if applies(p.signature, outcome)) for outcome in Outcome
         }

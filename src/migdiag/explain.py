@@ -728,6 +728,7 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
         if result is not None:
             (fallback if sig.fallback else scored).append(result)
     ranked = sorted(scored, key=lambda s: s.key) or sorted(fallback, key=lambda s: s.key)[:1]
+    ranked += _candidates(ranked, library)
     findings = tuple(_finding(s, source) for s in ranked)
     missing = tuple(
         Missing(s.signature.id, st.what, st.command)
@@ -776,6 +777,39 @@ def _code_alone(joined: str, whole: _Scope) -> bool:
         rest = re.sub(rf"(?i)(?:0x)?{code[2:]}", " ", rest)
     rest = _CODE_FORMS.sub(" ", rest)
     return not _FILLER.sub("", rest).strip()
+
+
+# A candidate the code alone cannot rule out ranks this far below the code's best reading.
+CANDIDATE_GAP = 0.1
+
+
+def _candidates(ranked: Sequence[_Scored], library: Library) -> list[_Scored]:
+    """When the diagnosis rests on a code without its sentence, the causes its signature lists
+    as giving the same code join the ranking below it: a code alone names candidates, not one
+    cause."""
+    if not ranked or not _code_only(ranked[0].hit) or ranked[0].signature.fallback:
+        return []
+    top = ranked[0]
+    present = {s.signature.id for s in ranked}
+    out = []
+    for alt in top.signature.differential:
+        sig = library.get(alt.signature) if alt.signature else None
+        if sig is None or sig.id in present or sig.text is None or sig.fallback:
+            continue
+        present.add(sig.id)
+        matcher = TextMatcher(
+            why=f"the same code is also what this cause produces ({alt.evidence})",
+            codes=top.hit.matcher.codes,
+            codes_any=top.hit.matcher.codes_any,
+        )
+        hit = _Hit(matcher, top.hit.scope, top.hit.lines, top.hit.words)
+        confidence = round(max(0.05, top.confidence - CANDIDATE_GAP), 2)
+        note = (
+            f"A candidate for the same code ({top.signature.id} lists it as an alternative); "
+            f"nothing in the text points to it specifically. Tell apart: {alt.tell_apart}"
+        )
+        out.append(_Scored(sig, hit, confidence, (), (), (note,)))
+    return out
 
 
 def _question(ranked: Sequence[_Scored]) -> str | None:

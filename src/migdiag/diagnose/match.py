@@ -46,6 +46,14 @@ OTHER_HOST = Clause(
 NO, LOOSE, FULL = 0, 1, 2  # how an event meets a matcher: not, without its sentence, fully
 
 
+def _asks_for_sentences(signature: Signature) -> bool:
+    return any(
+        m.fragments or m.fragments_any
+        for clause in signature.require
+        for m in (clause.base, *clause.one_of)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A clause and the events that satisfied it (in migration order)."""
@@ -54,6 +62,7 @@ class Hit:
     events: tuple[Event, ...]
     loose: bool = False  # every event met it without its sentence (ids and codes only)
     how: tuple[tuple[Event, str], ...] = ()  # how an event was recognised (NIC link events)
+    said: bool = False  # an event met an alternative that asks for a sentence, with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +74,9 @@ class Match:
 
     @property
     def sentence_free(self) -> bool:
-        """A requirement was met on ids and codes alone."""
-        return any(h.loose for h in self.hits)
+        """The signature looks for sentences and none of its requirements was met with one:
+        ids and codes alone."""
+        return _asks_for_sentences(self.signature) and not any(h.said for h in self.hits)
 
     @property
     def confidence(self) -> float:
@@ -126,6 +136,10 @@ class MatcherPlan:
 
     def ok(self, event: Event) -> bool:
         return self.grade(event) == FULL
+
+    @property
+    def asks_sentence(self) -> bool:
+        return bool(self.fragments or self.fragments_any)
 
     def grade(self, event: Event) -> int:
         # Cheap, selective tests first: the id alone rejects almost every event.  Every test
@@ -241,9 +255,17 @@ class ClausePlan:
     def hit(self, events: Sequence[Event], migration: Migration) -> tuple[tuple[Event, ...], bool]:
         """The events that satisfy the clause, and whether all of them did so without their
         sentence."""
+        found, loose, _ = self.graded(events, migration)
+        return found, loose
+
+    def graded(
+        self, events: Sequence[Event], migration: Migration
+    ) -> tuple[tuple[Event, ...], bool, bool]:
+        """``hit`` and whether an event met a sentence-bearing matcher with its sentence."""
         ids, side, base, one_of = self.ids, self.side, self.base, self.one_of
         found = []
         full = False
+        said = False
         for event in events:
             if ids is not None and event.event_id not in ids:
                 continue
@@ -254,18 +276,22 @@ class ClausePlan:
             grade = FULL if base is None else base.grade(event)
             if grade == NO:
                 continue
+            spoken = grade == FULL and base is not None and base.asks_sentence
             if one_of:
                 best = NO
                 for alternative in one_of:
-                    best = max(best, alternative.grade(event))
-                    if best == FULL:
+                    g = alternative.grade(event)
+                    if g == FULL and alternative.asks_sentence:
+                        best, spoken = FULL, True
                         break
+                    best = max(best, g)
                 grade = min(grade, best)
                 if grade == NO:
                     continue
             found.append(event)
             full = full or grade == FULL
-        return tuple(found), bool(found) and not full
+            said = said or (grade == FULL and spoken)
+        return tuple(found), bool(found) and not full, said
 
     def recognised(self, events: Sequence[Event]) -> tuple[tuple[Event, str], ...]:
         """How each NIC link event was recognised (by provider family and id, or payload)."""
@@ -447,26 +473,32 @@ def _hits(
 ) -> list[Hit]:
     out = []
     for clause in clauses:
-        found, loose = clause.hit(events, migration)
+        found, loose, said = clause.graded(events, migration)
         if found:
-            out.append(Hit(clause.clause, found, loose, clause.recognised(found)))
+            out.append(Hit(clause.clause, found, loose, clause.recognised(found), said))
     return out
 
 
 def _other_host(hits: Sequence[Hit], around: Sequence[Event], migration: Migration) -> Hit | None:
-    """The other host's error events carrying a code the cited evidence carries."""
-    hosts = {h for h in (migration.source, migration.destination) if h}
-    cited = {e.short_host for h in hits for e in h.events} & hosts
-    if len(hosts) != 2 or len(cited) != 1:
-        return None
-    other = (hosts - cited).pop()
+    """Both hosts logged an error carrying a code the cited evidence carries: the events of
+    the host the evidence does not lead with."""
+    source, destination = migration.source, migration.destination
     codes = {c for h in hits for e in h.events for c in e.error_codes}
-    found = tuple(
-        e
-        for e in around
-        if e.short_host == other and e.level in (1, 2, 3) and not codes.isdisjoint(e.error_codes)
-    )
-    return Hit(OTHER_HOST, found) if found else None
+    if not (source and destination and codes):
+        return None
+    agreeing: dict[str, list[Event]] = {source: [], destination: []}
+    for e in around:
+        if (
+            e.short_host in agreeing
+            and e.level in (1, 2, 3)
+            and not codes.isdisjoint(e.error_codes)
+        ):
+            agreeing[e.short_host].append(e)
+    if not (agreeing[source] and agreeing[destination]):
+        return None
+    cited = {e.short_host for h in hits for e in h.events}
+    other = source if cited == {destination} else destination
+    return Hit(OTHER_HOST, tuple(agreeing[other]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,10 +525,10 @@ class SignaturePlan:
         for clause in self.require:
             around_s = clause.clause.around_s
             pool = events if around_s is None else subject.near_failure(around_s)
-            found, loose = clause.hit(pool, migration)
+            found, loose, said = clause.graded(pool, migration)
             if not found:
                 return None
-            hits.append(Hit(clause.clause, found, loose, clause.recognised(found)))
+            hits.append(Hit(clause.clause, found, loose, clause.recognised(found), said))
         if any(clause.select(events, migration) for clause in self.absent):
             return None
         if sig.sequence or sig.within:

@@ -65,8 +65,11 @@ def _corroboration(match: Match) -> tuple[Evidence, ...]:
     return tuple(raised + lowered)
 
 
-def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
-    hosts = {e.short_host for e in migration.events}
+def _notes(
+    migration: Migration, signature: Signature, supplied: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    # A host's System log (NIC, cluster events) is a supplied log of that host too.
+    hosts = {e.short_host for e in migration.events} | supplied
     missing_destination = bool(migration.destination) and migration.destination not in hosts
     missing_source = bool(migration.source) and migration.source not in hosts
     # One note per missing side: what it means for this diagnosis replaces the bare fact.
@@ -111,7 +114,10 @@ def fill_placeholders(text: str, migration: Migration) -> str:
     return text
 
 
-def to_finding(match: Match, migration: Migration) -> Finding:
+def to_finding(
+    match: Match, migration: Migration, supplied: frozenset[str] = frozenset()
+) -> Finding:
+    """``supplied``: hosts with events in any supplied log around the attempt."""
     sig = match.signature
 
     def fill(steps: Sequence[Step]) -> tuple[str, ...]:
@@ -130,7 +136,7 @@ def to_finding(match: Match, migration: Migration) -> Finding:
         differential=tuple(fill_placeholders(a.describe(), migration) for a in sig.differential),
         corroboration=_corroboration(match),
         references=sig.references,
-        notes=_notes(migration, sig),
+        notes=_notes(migration, sig, supplied),
     )
 
 
@@ -153,7 +159,9 @@ def decode_all(migration: Migration, catalog: Catalog) -> tuple[tuple[str, str, 
     return tuple(out)
 
 
-def _unknown(migration: Migration, library: Library) -> Finding:
+def _unknown(
+    migration: Migration, library: Library, supplied: frozenset[str] = frozenset()
+) -> Finding:
     errors = tuple(
         Evidence(event=e, why="error logged during the failed attempt")
         for e in migration.events
@@ -175,7 +183,7 @@ def _unknown(migration: Migration, library: Library) -> Finding:
         checks=tuple(s.describe() for s in sig.checks) if sig else COLLECT_NEXT,
         remediation=tuple(s.describe() for s in sig.remediation) if sig else (),
         references=sig.references if sig else (),
-        notes=_notes(migration, sig) if sig else migration.coverage,
+        notes=_notes(migration, sig, supplied) if sig else migration.coverage,
     )
 
 
@@ -211,13 +219,14 @@ def diagnose(
     plans = _plans(library, catalog)[migration.outcome]
     matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
-    findings = [to_finding(m, migration) for m in matches]
+    supplied = frozenset(e.short_host for e in context)
+    findings = [to_finding(m, migration, supplied) for m in matches]
     # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:
     # the unknown finding leads and decodes what there is.
     if migration.outcome is Outcome.FAILED and not any(
         m.signature.cause != "slow-migration" for m in matches
     ):
-        findings.insert(0, _unknown(migration, library))
+        findings.insert(0, _unknown(migration, library, supplied))
     return MigrationResult(
         migration=migration, findings=tuple(findings), decoded=decode_all(migration, catalog)
     )

@@ -382,3 +382,40 @@ def test_scvmm_job_error_with_spanish_text() -> None:
     )
     assert x.diagnosis is not None and x.diagnosis.cause == "mtu-mismatch"
     assert x.diagnosis.confidence >= 0.5  # the sentence, in Spanish, places the reset
+
+
+# -- tests/explain: no regression, and each fixture's codes alone ------------------------------
+
+EXPLAIN = ROOT / "tests" / "explain"
+# fixture -> cause its codes alone give (the fixture's own cause unless a code cannot decide)
+CODE_ALONE = {
+    "seed-pasted-events.txt": "mtu-mismatch",
+    "mtu-mismatch--move-vm-wrapped.txt": "mtu-mismatch",
+    "connection-refused--move-vm.txt": "connection-refused",
+    "firewall-blocked--descriptions.txt": "firewall-blocked",
+    "authentication--move-vm.txt": "authentication",
+    "authentication--wrong-principal-descriptions.txt": "authentication",
+    "insufficient-memory--curly-quotes.txt": "insufficient-memory",
+    "storage-path-not-found--event-id.txt": "storage-path-not-found",
+    "logon-right-missing--planned-vm.txt": "logon-right-missing",
+    "logon-right-missing--german.txt": "logon-right-missing",
+    "not-possible-owner--cluster-dialog.txt": "not-possible-owner",
+    "not-possible-owner--german-dialog.txt": "not-possible-owner",
+    "cluster-network-unavailable--contraction.txt": "cluster-network-unavailable",
+    "transfer-timeout--descriptions.txt": "transfer-timeout",
+    # 0x8007274C alone is an MTU mismatch as often as an unreachable network: the deciding
+    # check (ping vs jumbo ping) comes with it, and the right cause is the runner-up.
+    "network-unreachable--descriptions-with-ping.txt": "mtu-mismatch",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CODE_ALONE))
+def test_explain_fixture_codes_alone_give_the_cause_lower(name: str) -> None:
+    full = _explain((EXPLAIN / name).read_text(encoding="utf-8"))
+    assert full.diagnosis is not None
+    codes = " ".join(d.code for d in full.decoded)
+    alone = _explain(codes)
+    assert alone.diagnosis is not None, f"{name}: {codes} alone gave nothing"
+    assert alone.diagnosis.cause == CODE_ALONE[name]
+    assert alone.diagnosis.confidence < full.diagnosis.confidence
+    assert full.diagnosis.cause in [f.cause for f in alone.findings]

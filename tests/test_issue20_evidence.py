@@ -135,7 +135,7 @@ def test_codes_and_ids_alone_still_match_lower(sig_id: str) -> None:
         assert stripped.confidence < original.confidence
 
 
-@pytest.mark.parametrize("lang", ["de", "ja"])
+@pytest.mark.parametrize("lang", ["de", "fr", "es", "ja"])
 @pytest.mark.parametrize("sig_id", CAUSE_SIGNATURES)
 def test_sentences_in_another_language_match(sig_id: str, lang: str) -> None:
     events, original, vm = _original(sig_id)
@@ -344,7 +344,15 @@ def test_bare_code_alone_ranks_candidates_lower() -> None:
     assert len(bare.findings) > 1 and bare.question
 
 
+def test_event_id_alone_ranks_candidates_with_the_question() -> None:
+    x = _explain("Event ID: 21502")
+    assert len(x.findings) > 1
+    assert all(f.confidence <= 0.1 for f in x.findings)
+    assert x.question and "21502" in x.question
+
+
 def test_nonsense_yields_nothing() -> None:
+    assert _explain("Event ID: 99999").findings == ()
     assert _explain("0xDEADBEEF").findings == ()
     assert _explain("lorem ipsum dolor sit amet").findings == ()
 

@@ -729,6 +729,8 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
             (fallback if sig.fallback else scored).append(result)
     ranked = sorted(scored, key=lambda s: s.key) or sorted(fallback, key=lambda s: s.key)[:1]
     ranked += _candidates(ranked, library)
+    by_id = [] if ranked else _by_event_id(whole, library, catalog)
+    ranked += by_id
     findings = tuple(_finding(s, source) for s in ranked)
     missing = tuple(
         Missing(s.signature.id, st.what, st.command)
@@ -754,7 +756,7 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
         shapes=_shapes(prepared, joined),
         commands=prepared.commands,
         lines=prepared.physical,
-        question=_question(ranked),
+        question=_id_question(by_id) if by_id else _question(ranked),
     )
 
 
@@ -810,6 +812,51 @@ def _candidates(ranked: Sequence[_Scored], library: Library) -> list[_Scored]:
         )
         out.append(_Scored(sig, hit, confidence, (), (), (note,)))
     return out
+
+
+# An event id without its code or text names candidates only: this confidence, this many.
+ID_ALONE_CONFIDENCE = 0.1
+ID_ALONE_CANDIDATES = 5
+
+
+def _by_event_id(whole: _Scope, library: Library, catalog: Catalog) -> list[_Scored]:
+    """A known event id named without its code or sentence: the causes whose signatures
+    require that event, as low candidates.  An id the catalog does not know gives nothing."""
+    known = sorted(i for i in whole.ids if any(eid == i for _, eid in catalog.events))
+    out: list[_Scored] = []
+    for sig in sorted(library.signatures, key=lambda s: (-s.confidence, s.id)):
+        if sig.fallback or sig.text is None or sig.applies_to != "failed":
+            continue
+        required = {i for c in sig.require for m in (c.base, *c.one_of) for i in m.ids}
+        named = [i for i in known if i in required]
+        if not named:
+            continue
+        lines = tuple(
+            n for n, ln in enumerate(whole.lines) if set(named) & set(_event_ids([ln]))
+        ) or (0,)
+        matcher = TextMatcher(
+            why=(
+                f"event {named[0]} is one of this cause's events; without its error code or "
+                "text it is only a candidate"
+            ),
+            ids=tuple(named),
+        )
+        hit = _Hit(matcher, whole, lines, tuple(f"event {i}" for i in named))
+        note = "From an event id alone: one of several causes that log this event."
+        out.append(_Scored(sig, hit, ID_ALONE_CONFIDENCE, (), (), (note,)))
+        if len(out) == ID_ALONE_CANDIDATES:
+            break
+    return out
+
+
+def _id_question(candidates: Sequence[_Scored]) -> str:
+    ids = sorted({i for s in candidates for i in s.hit.matcher.ids})
+    named = "/".join(str(i) for i in ids)
+    return (
+        f"Which error code (0x...) and sentence does event {named} carry? They decide between "
+        "these causes: copy the event's full text, or export the log it is in "
+        "(wevtutil epl <log name> <file>.evtx)."
+    )
 
 
 def _question(ranked: Sequence[_Scored]) -> str | None:

@@ -427,3 +427,28 @@ def test_explain_fixture_codes_alone_give_the_cause_lower(name: str) -> None:
     assert alone.diagnosis.cause == CODE_ALONE[name]
     assert alone.diagnosis.confidence < full.diagnosis.confidence
     assert full.diagnosis.cause in [f.cause for f in alone.findings]
+
+
+def test_unknown_nic_driver_is_kept_from_event_viewer_xml(tmp_path: Path) -> None:
+    ns = "http://schemas.microsoft.com/win/2004/08/events/event"
+    record = (
+        f'<Event xmlns="{ns}"><System><Provider Name="{{provider}}"/><EventID>4011</EventID>'
+        '<Level>3</Level><TimeCreated SystemTime="2024-03-01T09:00:22.000Z"/>'
+        "<EventRecordID>7</EventRecordID><Channel>System</Channel><Computer>HV01</Computer>"
+        "</System><EventData><Data>{payload}</Data></EventData></Event>"
+    )
+    path = tmp_path / "hv01-system.xml"
+    path.write_text(
+        "<Events>"
+        + record.format(provider="AcmeNet25", payload="Acme 25GbE #2: Network link is down.")
+        + record.format(provider="AcmeDisk", payload="Disk 3 is healthy.")
+        + "</Events>",
+        encoding="utf-8",
+    )
+    from migdiag.api import read_events
+
+    reports, events, refused = read_events([str(path)], Options(jobs=1))
+    assert not refused and reports[0].error is None
+    assert [e.provider for e in events] == ["AcmeNet25"]
+    state = CATALOG.nic_link_state("AcmeNet25", 4011, events[0].message or "")
+    assert state is not None and state[0] == "lost" and "unknown to migdiag" in state[1]

@@ -452,3 +452,10 @@ def test_unknown_nic_driver_is_kept_from_event_viewer_xml(tmp_path: Path) -> Non
     assert [e.provider for e in events] == ["AcmeNet25"]
     state = CATALOG.nic_link_state("AcmeNet25", 4011, events[0].message or "")
     assert state is not None and state[0] == "lost" and "unknown to migdiag" in state[1]
+
+
+def test_german_paste_code_only() -> None:
+    # Only the German words for live migration place the code: no sentence, no English.
+    x = _explain("Die Livemigration von 'APP01' ist fehlgeschlagen. Fehlercode: 0x8007000E")
+    assert x.diagnosis is not None and x.diagnosis.cause == "insufficient-memory"
+    assert x.diagnosis.confidence < 0.75  # the same code with its sentence scores 0.75

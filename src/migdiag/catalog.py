@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -62,12 +62,41 @@ class ErrorCode:
 
 
 @dataclass(frozen=True, slots=True)
+class Phrase:
+    """One wording of a sentence or error text in one language (``data/phrases.yaml``)."""
+
+    lang: str  # en, de, fr, es, ja
+    text: str
+    source: str  # windows: Windows' own localised text; rendering: a faithful translation
+    confidence: str  # high | medium | low
+    kind: str = ""  # benign wording only: informational | success
+
+
+@dataclass(frozen=True, slots=True)
+class NicLinkRule:
+    """How a System-log record says a NIC lost or regained link (``nic_link:`` in the catalog)."""
+
+    provider: str  # lower-case provider name ("" for a payload rule)
+    ids: frozenset[int]
+    state: str  # lost | restored
+    family: str  # what to call it in a report: NDIS, LBFO, an Intel driver, ...
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     events: Mapping[tuple[str, int], EventSpec]
     error_codes: Mapping[str, ErrorCode]
     channels: Mapping[str, str]  # short key -> canonical channel name
     providers: Mapping[str, str]  # short key -> provider name
     provider_guids: Mapping[str, str]
+    # English sentence (lower-case, as the signatures write it) -> its other-language wordings
+    sentences: Mapping[str, tuple[Phrase, ...]] = field(default_factory=dict)
+    code_texts: Mapping[str, tuple[Phrase, ...]] = field(default_factory=dict)  # code -> texts
+    migration_words: tuple[str, ...] = ()  # words that place a bare code in a live migration
+    benign: tuple[Phrase, ...] = ()  # wording that makes a paragraph's codes decoys
+    nic_link: tuple[NicLinkRule, ...] = ()
+    link_payload: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # state -> words
+    destination_codes: frozenset[str] = frozenset()  # only a destination's own failure logs them
 
     def spec(self, provider: str, event_id: int) -> EventSpec | None:
         return self.events.get((provider.lower(), event_id))
@@ -99,6 +128,28 @@ class Catalog:
     def decode(self, code: str) -> ErrorCode | None:
         return self.error_codes.get(code)
 
+    def translations(self, sentence: str) -> tuple[Phrase, ...]:
+        """The other-language wordings of an English sentence the signatures use."""
+        return self.sentences.get(" ".join(sentence.lower().split()), ())
+
+    def nic_link_state(self, provider: str, event_id: int, text: str) -> tuple[str, str] | None:
+        """``(lost | restored, how it was recognised)`` when a record reports a NIC's link
+        changing: by provider family and id, or, for a driver the catalog does not name, by
+        words in its payload (the report says which)."""
+        name = provider.lower()
+        for rule in self.nic_link:
+            if rule.provider == name and event_id in rule.ids:
+                return rule.state, f"{rule.family} link event {event_id} ({provider})"
+        if name.startswith("microsoft-windows-") or not text:
+            return None  # Windows' own providers are known by id; their words prove nothing
+        low = " ".join(text.lower().split())
+        for state in ("lost", "restored"):
+            for words in self.link_payload.get(state, ()):
+                if words in low:
+                    how = f"recognised by its payload ({words!r}): driver {provider} is unknown"
+                    return state, how + " to migdiag"
+        return None
+
     def is_relevant_provider(self, provider: str) -> bool:
         """Only these providers' records are kept; the rest are counted, not decoded."""
         name = provider.lower()
@@ -113,7 +164,16 @@ RELEVANT_OTHER_PROVIDERS = frozenset(
         "microsoft-windows-ndis",  # NIC link state
         "microsoft-windows-ms_lbfo",  # NIC teaming (LBFO), as the reference spelt it
         "microsoft-windows-mslbfoeventprovider",  # NIC teaming, as Windows' tables name it
-        "microsoft-windows-mslbfosysevtprovider",
+        "microsoft-windows-mslbfosysevtprovider",  # LBFO team member disconnected/connected
+        # Common NIC drivers' System-log sources (link down/up, catalog `nic_link`)
+        "e1rexpress",
+        "e1iexpress",
+        "e1dexpress",
+        "e1cexpress",
+        "e1qexpress",
+        "ixgbn",
+        "i40ea",
+        "b57nd60a",
         "microsoft-windows-grouppolicy",  # a GPO change can remove logon rights or firewall rules
     }
 )
@@ -173,20 +233,67 @@ def build_catalog(data: Mapping[str, Any]) -> Catalog:
         )
         for code, v in data["error_codes"].items()
     }
+    nic_link = tuple(
+        NicLinkRule(
+            provider=str(raw["provider"]).lower(),
+            ids=frozenset(int(i) for i in raw["ids"]),
+            state=str(raw["state"]),
+            family=str(raw["family"]),
+        )
+        for raw in (data.get("nic_link") or {}).get("events") or ()
+    )
+    payload = {
+        str(state): tuple(" ".join(w.lower().split()) for w in words)
+        for state, words in ((data.get("nic_link") or {}).get("payload") or {}).items()
+    }
     return Catalog(
         events=events,
         error_codes=codes,
         channels=channels,
         providers=providers,
         provider_guids=dict(data.get("provider_guids") or {}),
+        nic_link=nic_link,
+        link_payload=payload,
+        destination_codes=frozenset(str(c) for c in data.get("destination_codes") or ()),
+    )
+
+
+def _phrase(raw: Mapping[str, Any]) -> Phrase:
+    return Phrase(
+        lang=str(raw["lang"]),
+        text=str(raw["text"]),
+        source=str(raw["source"]),
+        confidence=str(raw["confidence"]),
+        kind=str(raw.get("kind", "")),
+    )
+
+
+def with_phrases(catalog: Catalog, data: Mapping[str, Any]) -> Catalog:
+    """The catalog with the localised wordings of ``data/phrases.yaml``."""
+    return replace(
+        catalog,
+        sentences={
+            " ".join(str(english).lower().split()): tuple(_phrase(p) for p in phrases)
+            for english, phrases in (data.get("sentences") or {}).items()
+        },
+        code_texts={
+            str(code).upper().replace("0X", "0x"): tuple(_phrase(p) for p in phrases)
+            for code, phrases in (data.get("codes") or {}).items()
+        },
+        migration_words=tuple(
+            str(w) for words in (data.get("migration_words") or {}).values() for w in words
+        ),
+        benign=tuple(_phrase(p) for p in data.get("benign") or ()),
     )
 
 
 @cache
 def shipped_catalog() -> Catalog:
     """The catalog shipped in the package, without a user's imported templates."""
-    text = resources.files("migdiag").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
-    return build_catalog(_load_yaml(text))
+    data = resources.files("migdiag").joinpath("data")
+    catalog = build_catalog(_load_yaml(data.joinpath("catalog.yaml").read_text(encoding="utf-8")))
+    phrases = _load_yaml(data.joinpath("phrases.yaml").read_text(encoding="utf-8"))
+    return with_phrases(catalog, phrases)
 
 
 @cache

@@ -31,6 +31,7 @@ from migdiag.model import Event, Evidence, Finding, Origin, short_host
 from migdiag.normalise import (
     canonical_vm_id,
     extract_error_codes,
+    fragment_variants,
     normalise_text,
     strip_resource_prefix,
 )
@@ -109,6 +110,20 @@ _GUID = re.compile(
 )
 _SYMBOL = re.compile(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]{3,}|WSAE[A-Z]{4,})\b")
 
+# What may stand beside a code that is pasted on its own ("Error code: 0x80072746", "Fehlercode:
+# 0x...", "エラー コード: 0x..."): with nothing else, the code alone is the question.
+_FILLER = re.compile(
+    r"\b(?:error|errors|code|hresult|hr|status|event|id|fehler|fehlercode|erreur|code d'erreur"
+    r"|error code|código|codigo|de|d'erreur|result)\b|エラー|コード|[\s:;,.()\[\]#=\-'\"]",
+    re.IGNORECASE,
+)
+_CODE_FORMS = re.compile(r"%%\d+|-?\d{6,}|\b[A-Z][A-Z0-9]*_[A-Z0-9_]{3,}\b|\bWSAE[A-Z]{4,}\b")
+# A code alone (no sentence, no migration wording) still ranks candidates, lower than with
+# the wording that places it in a live migration.
+CODE_ALONE_PENALTY = 0.1
+# A sentence match in text that also says the migration succeeded or the message is benign.
+BENIGN_CAP = 0.2
+
 
 @dataclass(frozen=True, slots=True)
 class Line:
@@ -150,6 +165,9 @@ class Explanation:
     shapes: tuple[str, ...]  # what the text looked like: powershell-error, cluster-dialog, ...
     commands: tuple[str, ...]  # cmdlets whose error records were pasted (Move-VM)
     lines: int  # physical lines read
+    # When the diagnosis rests on a code without its sentence: the one check that tells the
+    # leading candidates apart.
+    question: str | None = None
 
     @property
     def evidence_found(self) -> bool:
@@ -316,6 +334,22 @@ def _codes(text: str, catalog: Catalog) -> tuple[str, ...]:
     return tuple(found)
 
 
+_NEEDLES: dict[int, tuple[Catalog, tuple[tuple[str, str], ...]]] = {}
+
+
+def _code_needles(catalog: Catalog) -> tuple[tuple[str, str], ...]:
+    """(normalised message text, code) for every wording of every code's Windows message."""
+    entry = _NEEDLES.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        needles = tuple(
+            (normalise_text(p.text), code)
+            for code, phrases in catalog.code_texts.items()
+            for p in phrases
+        )
+        entry = _NEEDLES[id(catalog)] = (catalog, needles)
+    return entry[1]
+
+
 def _event_ids(lines: Iterable[Line]) -> tuple[int, ...]:
     found: dict[int, None] = {}
     for ln in lines:
@@ -409,6 +443,9 @@ class _Scope:
     codes: tuple[tuple[str, ...], ...]  # per line
     all_codes: frozenset[str]
     ids: frozenset[int]
+    catalog: Catalog
+    benign: bool  # informational, ignorable or successful: its codes are decoys
+    success: bool  # it says the migration completed
 
     @classmethod
     def of(cls, lines: Sequence[Line], catalog: Catalog) -> _Scope:
@@ -420,19 +457,40 @@ class _Scope:
             cstarts.append(cpos)
             pos += len(n) + 1
             cpos += len(c)
-        per_line = tuple(_codes(ln.text, catalog) for ln in lines)
+        per_line = [dict.fromkeys(_codes(ln.text, catalog)) for ln in lines]
+        norm = " ".join(norms)
+        # A Windows message (in any language the phrases know) stands for its code: a Winsock
+        # or SSPI text is often pasted without the number.
+        for needle, code in _code_needles(catalog):
+            pos = norm.find(needle)
+            if pos >= 0:
+                for i in cls._lines_at(starts, pos, pos + len(needle)):
+                    per_line[i].setdefault(code, None)
         # Codes are also read from the joined paragraph: a word-wrapped paste may split
         # "(0x8007" and "274C)" only when it was wrapped at the console width (joined before).
         joined = _codes(" ".join(ln.text for ln in lines), catalog)
         return cls(
             lines=tuple(lines),
-            norm=" ".join(norms),
+            norm=norm,
             compact="".join(compacts),
             starts=tuple(starts),
             cstarts=tuple(cstarts),
-            codes=per_line,
+            codes=tuple(tuple(cs) for cs in per_line),
             all_codes=frozenset(joined) | {c for cs in per_line for c in cs},
             ids=frozenset(_event_ids(lines)),
+            catalog=catalog,
+            benign=any(normalise_text(p.text) in norm for p in catalog.benign),
+            success=any(
+                normalise_text(p.text) in norm for p in catalog.benign if p.kind == "success"
+            ),
+        )
+
+    @staticmethod
+    def _lines_at(starts: Sequence[int], lo: int, hi: int) -> tuple[int, ...]:
+        return tuple(
+            i
+            for i, s in enumerate(starts)
+            if s < hi and (i + 1 == len(starts) or starts[i + 1] > lo)
         )
 
     def _span(self, starts: Sequence[int], lo: int, hi: int) -> tuple[int, ...]:
@@ -443,9 +501,16 @@ class _Scope:
         )
 
     def find(self, fragment: str) -> tuple[int, ...] | None:
-        """Indexes of the lines a fragment spans; None when absent.  Quotes, contractions,
-        case and whitespace do not matter; neither do words split by a console wrap."""
-        needle = normalise_text(fragment)
+        """Indexes of the lines a fragment spans, in English or any wording the phrases give
+        for it; None when absent.  Quotes, contractions, case and whitespace do not matter;
+        neither do words split by a console wrap."""
+        for needle in fragment_variants(fragment, self.catalog):
+            where = self._find(needle)
+            if where is not None:
+                return where
+        return None
+
+    def _find(self, needle: str) -> tuple[int, ...] | None:
         pos = self.norm.find(needle)
         if pos >= 0:
             return self._span(self.starts, pos, pos + len(needle))
@@ -553,21 +618,46 @@ class _Scored:
     confidence: float
     raised: tuple[_Hit, ...]
     lowered: tuple[_Hit, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[float, int, str]:
         return (-self.confidence, -self.hit.matcher.specificity, self.signature.id)
 
 
-def _score(sig: Signature, hit: _Hit, whole: _Scope, context: bool) -> _Scored:
+def _code_only(hit: _Hit) -> bool:
+    m = hit.matcher
+    return not (m.fragments or m.fragments_any or m.ids)
+
+
+def _score(
+    sig: Signature, hit: _Hit, whole: _Scope, context: bool, alone: bool = False
+) -> _Scored | None:
+    """The hit's confidence, or None when it is a decoy (a code in benign text)."""
     assert sig.text is not None
     cap = sig.text.confidence
+    notes: list[str] = []
+    if sig.applies_to == "failed" and (hit.scope.benign or whole.success):
+        # Text that calls itself informational, ignorable or a success is no failure: a code
+        # in it is a decoy; a failure sentence beside it is weak evidence at most.
+        if hit.scope.benign or _code_only(hit):
+            return None
+        cap = min(cap, BENIGN_CAP)
+        notes.append(
+            "The text also reports a success or an informational message: this is weak evidence."
+        )
     base = hit.matcher.confidence if hit.matcher.confidence is not None else cap
+    if alone and not context:
+        base -= CODE_ALONE_PENALTY
+        notes.append(
+            "From an error code alone (no sentence, no migration wording): one of several "
+            "candidates for this code."
+        )
     raised = tuple(h for m in sig.text.raises if (h := _match(m, whole, True)))
     lowered = tuple(h for m in sig.text.lowers if (h := _match(m, whole, True)))
     delta = sum(h.matcher.delta for h in raised) - sum(h.matcher.delta for h in lowered)
     confidence = round(min(cap, max(0.05, base + delta)), 2) if cap >= 0.05 else round(cap, 2)
-    return _Scored(sig, hit, confidence, raised, lowered)
+    return _Scored(sig, hit, confidence, raised, lowered, tuple(notes))
 
 
 def _finding(s: _Scored, source: str) -> Finding:
@@ -584,7 +674,8 @@ def _finding(s: _Scored, source: str) -> Finding:
     )
     notes = [
         f"From pasted text only: confidence is capped at {sig.text.confidence:.2f} "
-        f"(the event chain in both hosts' logs scores up to {sig.confidence:.2f})."
+        f"(the event chain in both hosts' logs scores up to {sig.confidence:.2f}).",
+        *s.notes,
     ]
     if sig.verified_note:
         notes.append(sig.verified_note)
@@ -623,19 +714,23 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
     scopes = [_Scope.of(b, catalog) for b in prepared.blocks]
     whole = _Scope.of(all_lines, catalog)
     joined = "\n".join(ln.text for ln in all_lines)
-    context = bool(_CONTEXT.search(joined)) or any(
-        "movevm" in i.replace("-", "").lower() for i in prepared.info
-    )
+    context = _speaks_of_migration(joined, prepared, catalog)
+    alone = not context and _code_alone(joined, whole)
     scored: list[_Scored] = []
     fallback: list[_Scored] = []
     for sig in library.signatures:
         if sig.text is None or not sig.text.one_of:
             continue
-        hit = _best(sig, scopes, context)
+        hit = _best(sig, scopes, context or alone)
         if hit is None:
             continue
-        (fallback if sig.fallback else scored).append(_score(sig, hit, whole, context))
+        result = _score(sig, hit, whole, context, alone)
+        if result is not None:
+            (fallback if sig.fallback else scored).append(result)
     ranked = sorted(scored, key=lambda s: s.key) or sorted(fallback, key=lambda s: s.key)[:1]
+    ranked += _candidates(ranked, library)
+    by_id = [] if ranked else _by_event_id(whole, library, catalog)
+    ranked += by_id
     findings = tuple(_finding(s, source) for s in ranked)
     missing = tuple(
         Missing(s.signature.id, st.what, st.command)
@@ -661,4 +756,121 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
         shapes=_shapes(prepared, joined),
         commands=prepared.commands,
         lines=prepared.physical,
+        question=_id_question(by_id) if by_id else _question(ranked),
     )
+
+
+def _speaks_of_migration(joined: str, prepared: _Prepared, catalog: Catalog) -> bool:
+    """Whether the text places its codes in a live migration, in any language we know."""
+    if _CONTEXT.search(joined):
+        return True
+    if any("movevm" in i.replace("-", "").lower() for i in prepared.info):
+        return True
+    text = normalise_text(joined)
+    return any(normalise_text(w) in text for w in catalog.migration_words)
+
+
+def _code_alone(joined: str, whole: _Scope) -> bool:
+    """The paste is a known code and nothing else (beside words like "error code")."""
+    if not whole.all_codes:
+        return False
+    rest = joined
+    for code in whole.all_codes:
+        rest = re.sub(rf"(?i)(?:0x)?{code[2:]}", " ", rest)
+    rest = _CODE_FORMS.sub(" ", rest)
+    return not _FILLER.sub("", rest).strip()
+
+
+# A candidate the code alone cannot rule out ranks this far below the code's best reading.
+CANDIDATE_GAP = 0.1
+
+
+def _candidates(ranked: Sequence[_Scored], library: Library) -> list[_Scored]:
+    """When the diagnosis rests on a code without its sentence, the causes its signature lists
+    as giving the same code join the ranking below it: a code alone names candidates, not one
+    cause."""
+    if not ranked or not _code_only(ranked[0].hit) or ranked[0].signature.fallback:
+        return []
+    top = ranked[0]
+    present = {s.signature.id for s in ranked}
+    out = []
+    for alt in top.signature.differential:
+        sig = library.get(alt.signature) if alt.signature else None
+        if sig is None or sig.id in present or sig.text is None or sig.fallback:
+            continue
+        present.add(sig.id)
+        matcher = TextMatcher(
+            why=f"the same code is also what this cause produces ({alt.evidence})",
+            codes=top.hit.matcher.codes,
+            codes_any=top.hit.matcher.codes_any,
+        )
+        hit = _Hit(matcher, top.hit.scope, top.hit.lines, top.hit.words)
+        confidence = round(max(0.05, top.confidence - CANDIDATE_GAP), 2)
+        note = (
+            f"A candidate for the same code ({top.signature.id} lists it as an alternative); "
+            f"nothing in the text points to it specifically. Tell apart: {alt.tell_apart}"
+        )
+        out.append(_Scored(sig, hit, confidence, (), (), (note,)))
+    return out
+
+
+# An event id without its code or text names candidates only: this confidence, this many.
+ID_ALONE_CONFIDENCE = 0.1
+ID_ALONE_CANDIDATES = 5
+
+
+def _by_event_id(whole: _Scope, library: Library, catalog: Catalog) -> list[_Scored]:
+    """A known event id named without its code or sentence: the causes whose signatures
+    require that event, as low candidates.  An id the catalog does not know gives nothing."""
+    known = sorted(i for i in whole.ids if any(eid == i for _, eid in catalog.events))
+    out: list[_Scored] = []
+    for sig in sorted(library.signatures, key=lambda s: (-s.confidence, s.id)):
+        if sig.fallback or sig.text is None or sig.applies_to != "failed":
+            continue
+        required = {i for c in sig.require for m in (c.base, *c.one_of) for i in m.ids}
+        named = [i for i in known if i in required]
+        if not named:
+            continue
+        lines = tuple(
+            n for n, ln in enumerate(whole.lines) if set(named) & set(_event_ids([ln]))
+        ) or (0,)
+        matcher = TextMatcher(
+            why=(
+                f"event {named[0]} is one of this cause's events; without its error code or "
+                "text it is only a candidate"
+            ),
+            ids=tuple(named),
+        )
+        hit = _Hit(matcher, whole, lines, tuple(f"event {i}" for i in named))
+        note = "From an event id alone: one of several causes that log this event."
+        out.append(_Scored(sig, hit, ID_ALONE_CONFIDENCE, (), (), (note,)))
+        if len(out) == ID_ALONE_CANDIDATES:
+            break
+    return out
+
+
+def _id_question(candidates: Sequence[_Scored]) -> str:
+    ids = sorted({i for s in candidates for i in s.hit.matcher.ids})
+    named = "/".join(str(i) for i in ids)
+    return (
+        f"Which error code (0x...) and sentence does event {named} carry? They decide between "
+        "these causes: copy the event's full text, or export the log it is in "
+        "(wevtutil epl <log name> <file>.evtx)."
+    )
+
+
+def _question(ranked: Sequence[_Scored]) -> str | None:
+    """The one check that tells the leading candidates apart, when the diagnosis rests on a
+    code without the sentence that would place it."""
+    if not ranked or not _code_only(ranked[0].hit):
+        return None
+    top = ranked[0].signature
+    if len(ranked) > 1:
+        runner_up = ranked[1].signature
+        for alt in top.differential:
+            if alt.signature == runner_up.id or alt.cause == runner_up.cause:
+                return f"{top.cause} or {runner_up.cause}? {alt.tell_apart}"
+    if top.text is not None and top.text.missing:
+        step = top.text.missing[0]
+        return step.what + (f": {step.command}" if step.command else "")
+    return None

@@ -248,3 +248,11 @@ def normalise_text(text: str) -> str:
     out = re.sub(r"\bcan't\b", "cannot", out)
     out = re.sub(r"\bwon't\b", "will not", out)
     return re.sub(r"\s+", " ", out).strip().lower()
+
+
+def fragment_variants(fragment: str, catalog: Catalog) -> tuple[str, ...]:
+    """A signature's fragment and its wordings in other languages (``data/phrases.yaml``),
+    each normalised like the text it is looked for in; the English first."""
+    english = normalise_text(fragment)
+    others = (normalise_text(p.text) for p in catalog.translations(fragment))
+    return tuple(dict.fromkeys((english, *others)))

@@ -85,6 +85,7 @@ def to_json_obj(x: Explanation, source: str) -> dict[str, Any]:
         "vm_ids": list(x.vm_ids),
         "event_ids": list(x.event_ids),
         "missing": [_missing_obj(m) for m in x.missing],
+        "question": x.question,
     }
 
 
@@ -113,6 +114,8 @@ def _md_code(text: str) -> str:
 
 def render_markdown(x: Explanation, source: str) -> str:
     out = [f"# migdiag explain: {_md(source)}", "", f"**{_md(x.verdict)}**", ""]
+    if x.question:
+        out += [f"The check that decides: {_md(x.question)}", ""]
     facts = [
         ("Hosts", x.hosts),
         ("VMs", x.vms),
@@ -179,6 +182,8 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
 
     if not x.findings:
         put(x.verdict.capitalize() + ".", "bold")
+    if x.question:
+        put(f"The check that decides: {x.question}", "bold")
     for rank, f in enumerate(x.findings, start=1):
         put(f"{rank}. {f.cause}  {f.confidence:.2f}  {f.title}  [{f.signature_id}]", "bold")
         if quiet:

@@ -6,6 +6,7 @@ A test keeps the committed page equal to ``render_catalogue(load_library())``; r
 
 from __future__ import annotations
 
+from migdiag.catalog import Catalog, default_catalog
 from migdiag.diagnose.loader import Library
 from migdiag.diagnose.signature import Clause, Matcher, Signature, TextMatcher, TextRule
 
@@ -42,11 +43,15 @@ def _matcher(m: Matcher) -> list[str]:
         parts.append("event " + "/".join(str(i) for i in m.ids))
     parts += _codes_and_texts(m)
     parts.extend(f'field `{k}` contains "{v}"' for k, v in m.fields)
+    if m.nic_link:
+        parts.append(f"a NIC link event ({m.nic_link})")
     return parts
 
 
 def _clause(c: Clause, sign: str = "+") -> str:
     parts = [f"on {c.side.value}"] if c.side.value != "any" else []
+    if c.around_s is not None:
+        parts.append(f"in any log of either host within {c.around_s:g} s of the failure")
     parts += _matcher(c.base)
     if c.one_of:
         parts.append("one of: " + "; or ".join(", ".join(_matcher(m)) for m in c.one_of))
@@ -88,7 +93,49 @@ def _text_rule(rule: TextRule) -> list[str]:
     return lines
 
 
-def render_signature(sig: Signature) -> list[str]:
+def _matchers(sig: Signature) -> list[Matcher]:
+    return [m for c in sig.require for m in (c.base, *c.one_of)]
+
+
+def accepts(sig: Signature, catalog: Catalog) -> list[str]:
+    """What the signature's requirements and text rule accept, language-independent evidence
+    first: event ids, codes, NIC link events, then every sentence with its wordings in other
+    languages."""
+    matchers = _matchers(sig)
+    text: tuple[TextMatcher, ...] = sig.text.one_of if sig.text else ()
+    both: list[Matcher | TextMatcher] = [*matchers, *text]
+    ids = sorted(
+        {(m.provider or "any", i) for m in matchers for i in m.ids}
+        | {("named in text", i) for m in text for i in m.ids}
+    )
+    codes = sorted(
+        {c for m in both for c in (*m.codes, *m.codes_any)},
+    )
+    sentences = list(dict.fromkeys(f for m in both for f in (*m.fragments, *m.fragments_any)))
+    lines = [
+        "",
+        "Accepts (codes and ids stand without a sentence; a sentence raises confidence):",
+        "",
+    ]
+    if ids:
+        lines.append("- events: " + ", ".join(f"{p} {i}" for p, i in ids))
+    if codes:
+        names = [f"`{c}` {d.name}" if (d := catalog.decode(c)) else f"`{c}`" for c in codes]
+        lines.append("- codes: " + ", ".join(names))
+    links = sorted({m.nic_link for m in matchers if m.nic_link})
+    if links:
+        lines.append(
+            "- NIC link events (" + "/".join(links) + "): NDIS, LBFO and known NIC drivers by id; "
+            "other drivers by the words of their payload"
+        )
+    for english in sentences:
+        local = catalog.translations(english)
+        lines.append(f'- "{english}"' + (":" if local else ""))
+        lines += [f'  - {p.lang}: "{p.text}" ({p.source}, {p.confidence})' for p in local]
+    return lines
+
+
+def render_signature(sig: Signature, catalog: Catalog | None = None) -> list[str]:
     lines = [
         f"## `{sig.id}`",
         "",
@@ -120,6 +167,7 @@ def render_signature(sig: Signature) -> list[str]:
         lines += [_clause(c, "+") for c in sig.raises] + [_clause(c, "-") for c in sig.lowers]
     if sig.text is not None:
         lines += _text_rule(sig.text)
+    lines += accepts(sig, catalog or default_catalog())
     if sig.verified_note:
         lines += ["", f"> Verification: {sig.verified_note}"]
     if sig.differential:
@@ -131,7 +179,7 @@ def render_signature(sig: Signature) -> list[str]:
     return [*lines, ""]
 
 
-def render_catalogue(library: Library) -> str:
+def render_catalogue(library: Library, catalog: Catalog | None = None) -> str:
     body: list[str] = []
     by_cause: dict[str, list[str]] = {}
     for sig in library.signatures:
@@ -142,5 +190,5 @@ def render_catalogue(library: Library) -> str:
     ]
     body.append("")
     for sig in library.signatures:
-        body += render_signature(sig)
+        body += render_signature(sig, catalog)
     return HEADER + "\n".join(body).rstrip() + "\n"

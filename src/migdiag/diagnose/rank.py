@@ -14,6 +14,7 @@ from migdiag.diagnose.match import (
     Subject,
     applies,
     compile_signature,
+    known_sentences,
 )
 from migdiag.diagnose.signature import Signature, Step
 from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
@@ -31,20 +32,31 @@ COLLECT_NEXT = (
 )
 
 
+SENTENCE_FREE_NOTE = (
+    " (met on its event id and error code alone: its sentence is missing or in a language "
+    "migdiag does not know)"
+)
+
+
 def _evidence(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
     out: dict[Event, str] = {}
     for hit in hits:
+        how = dict(hit.how)
         for event in hit.events:
-            out.setdefault(event, hit.clause.why)
+            why = hit.clause.why + (SENTENCE_FREE_NOTE if hit.loose else "")
+            if event in how:
+                why += f" ({how[event]})"
+            out.setdefault(event, why)
     return tuple(Evidence(event=e, why=why) for e, why in out.items())
 
 
 def _corroboration(match: Match) -> tuple[Evidence, ...]:
-    raised = [
-        Evidence(event=e, why=f"raises confidence (+{h.clause.delta:.2f}): {h.clause.why}")
-        for h in match.raised
-        for e in h.events
-    ]
+    raised = []
+    for h in match.raised:
+        how = dict(h.how)
+        for e in h.events:
+            why = f"raises confidence (+{h.clause.delta:.2f}): {h.clause.why}"
+            raised.append(Evidence(event=e, why=why + (f" ({how[e]})" if e in how else "")))
     lowered = [
         Evidence(event=e, why=f"lowers confidence (-{h.clause.delta:.2f}): {h.clause.why}")
         for h in match.lowered
@@ -53,8 +65,11 @@ def _corroboration(match: Match) -> tuple[Evidence, ...]:
     return tuple(raised + lowered)
 
 
-def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
-    hosts = {e.short_host for e in migration.events}
+def _notes(
+    migration: Migration, signature: Signature, supplied: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    # A host's System log (NIC, cluster events) is a supplied log of that host too.
+    hosts = {e.short_host for e in migration.events} | supplied
     missing_destination = bool(migration.destination) and migration.destination not in hosts
     missing_source = bool(migration.source) and migration.source not in hosts
     # One note per missing side: what it means for this diagnosis replaces the bare fact.
@@ -99,7 +114,10 @@ def fill_placeholders(text: str, migration: Migration) -> str:
     return text
 
 
-def to_finding(match: Match, migration: Migration) -> Finding:
+def to_finding(
+    match: Match, migration: Migration, supplied: frozenset[str] = frozenset()
+) -> Finding:
+    """``supplied``: hosts with events in any supplied log around the attempt."""
     sig = match.signature
 
     def fill(steps: Sequence[Step]) -> tuple[str, ...]:
@@ -118,7 +136,7 @@ def to_finding(match: Match, migration: Migration) -> Finding:
         differential=tuple(fill_placeholders(a.describe(), migration) for a in sig.differential),
         corroboration=_corroboration(match),
         references=sig.references,
-        notes=_notes(migration, sig),
+        notes=_notes(migration, sig, supplied),
     )
 
 
@@ -141,7 +159,9 @@ def decode_all(migration: Migration, catalog: Catalog) -> tuple[tuple[str, str, 
     return tuple(out)
 
 
-def _unknown(migration: Migration, library: Library) -> Finding:
+def _unknown(
+    migration: Migration, library: Library, supplied: frozenset[str] = frozenset()
+) -> Finding:
     errors = tuple(
         Evidence(event=e, why="error logged during the failed attempt")
         for e in migration.events
@@ -163,7 +183,7 @@ def _unknown(migration: Migration, library: Library) -> Finding:
         checks=tuple(s.describe() for s in sig.checks) if sig else COLLECT_NEXT,
         remediation=tuple(s.describe() for s in sig.remediation) if sig else (),
         references=sig.references if sig else (),
-        notes=_notes(migration, sig) if sig else migration.coverage,
+        notes=_notes(migration, sig, supplied) if sig else migration.coverage,
     )
 
 
@@ -181,7 +201,8 @@ def _plans(library: Library, catalog: Catalog) -> _Plans:
     if entry is None or entry[0] is not library or entry[1] is not catalog:
         if len(_PLANS) >= _PLANS_KEPT:
             _PLANS.clear()
-        plans = [compile_signature(s, catalog) for s in library.signatures if not s.fallback]
+        known = known_sentences(library.signatures, catalog)
+        plans = [compile_signature(s, catalog, known) for s in library.signatures if not s.fallback]
         by_outcome = {
             outcome: tuple(p for p in plans if applies(p.signature, outcome)) for outcome in Outcome
         }
@@ -198,13 +219,14 @@ def diagnose(
     plans = _plans(library, catalog)[migration.outcome]
     matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
-    findings = [to_finding(m, migration) for m in matches]
+    supplied = frozenset(e.short_host for e in context)
+    findings = [to_finding(m, migration, supplied) for m in matches]
     # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:
     # the unknown finding leads and decodes what there is.
     if migration.outcome is Outcome.FAILED and not any(
         m.signature.cause != "slow-migration" for m in matches
     ):
-        findings.insert(0, _unknown(migration, library))
+        findings.insert(0, _unknown(migration, library, supplied))
     return MigrationResult(
         migration=migration, findings=tuple(findings), decoded=decode_all(migration, catalog)
     )

@@ -24,12 +24,14 @@ class Matcher:
     fragments: tuple[str, ...] = ()
     fragments_any: tuple[str, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
+    nic_link: str | None = None  # lost | restored | any: a NIC link event (catalog ``nic_link``)
 
     @property
     def specificity(self) -> int:
         """How narrowly this picks events: codes weigh most, a bare id least."""
         return (
             (1 if self.ids else 0)
+            + (1 if self.nic_link else 0)
             + 2 * len(self.codes)
             + (1 if self.codes_any else 0)
             + len(self.fragments)
@@ -48,6 +50,9 @@ class Clause:
     base: Matcher
     one_of: tuple[Matcher, ...] = ()
     delta: float = 0.0  # corroborators only
+    # Requirements only: look at both hosts' events (any log) within this many seconds of the
+    # failure, on corrected time, instead of the attempt's own events.
+    around_s: float | None = None
 
     @property
     def specificity(self) -> int:
@@ -199,6 +204,7 @@ def _matcher(raw: Mapping[str, Any]) -> Matcher:
         fragments=tuple(raw.get("fragments") or ()),
         fragments_any=tuple(raw.get("fragments_any") or ()),
         fields=tuple((str(k), str(v)) for k, v in (raw.get("fields") or {}).items()),
+        nic_link=raw.get("nic_link"),
     )
 
 
@@ -210,6 +216,7 @@ def _clause(raw: Mapping[str, Any], index: int) -> Clause:
         base=_matcher(raw),
         one_of=tuple(_matcher(m) for m in raw.get("one_of") or ()),
         delta=float(raw.get("delta", 0.0)),
+        around_s=None if raw.get("around_s") is None else float(raw["around_s"]),
     )
 
 

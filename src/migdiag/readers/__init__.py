@@ -6,7 +6,9 @@ A reader is ``read(source, stats, keep) -> Iterator[Event]``:
 * ``stats`` is a ``ReadStats`` the reader updates as it goes (records seen, recovered,
   dropped, warnings); the caller turns it into the frozen ``InputReport``;
 * ``keep(provider)`` says whether a record of that provider is worth decoding in full:
-  readers that can decide before paying for a full decode should ask first.
+  readers that can decide before paying for a full decode should ask first.  A decoded
+  record goes through ``keeps_event``, which with the catalog's ``keep`` also takes a NIC
+  driver's link event that migdiag knows by its payload only (issue 20).
 
 Readers raise ``InputError`` (one line, naming the file and offset where it helps) when the
 file cannot be read at all; a damaged record inside a readable file is a warning in
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from migdiag.catalog import Catalog
 from migdiag.errors import InputError
 from migdiag.model import Event, InputReport
 
@@ -97,6 +100,30 @@ class ReadStats:
 
 
 Keep = Callable[[str], bool]
+
+
+def link_catalog(keep: Keep) -> Catalog | None:
+    """The catalog whose relevance test ``keep`` is, when it is one (its NIC link rules then
+    keep records of drivers it does not name)."""
+    owner = getattr(keep, "__self__", None)
+    if (
+        isinstance(owner, Catalog)
+        and getattr(keep, "__func__", None) is Catalog.is_relevant_provider
+    ):
+        return owner
+    return None
+
+
+def keeps_event(keep: Keep, event: Event) -> bool:
+    """Whether a decoded record is kept: its provider is relevant, or (with the catalog's
+    ``keep``) it reports a NIC's link going down or up, by id or by its payload's words."""
+    if keep(event.provider):
+        return True
+    catalog = link_catalog(keep)
+    if catalog is None:
+        return False
+    text = event.message or " ".join(v for _, v in event.fields)
+    return catalog.nic_link_state(event.provider, event.event_id, text) is not None
 
 
 class Reader(Protocol):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from migdiag.catalog import default_catalog
 from migdiag.errors import InputError
 from migdiag.model import Event, Origin
-from migdiag.readers import InputSource, Keep, Reader, ReadStats
+from migdiag.readers import InputSource, Keep, Reader, ReadStats, keeps_event
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first, to_utc
 from migdiag.readers.text import level_number, open_text, provider_name
 
@@ -138,7 +138,7 @@ def make_reader(options: TimeOptions) -> Reader:
                     stats.dropped += 1
                     stats.warn(f"{source.name} row {number} (line {line}): {str(exc)[:200]}")
                     continue
-                if not keep(event.provider):
+                if not keeps_event(keep, event):
                     continue
                 if not warned:
                     warned = True

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, Catalog
 from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
-from migdiag.readers import InputSource, Keep, ReadStats
+from migdiag.readers import InputSource, Keep, ReadStats, keeps_event, link_catalog
 from migdiag.readers.fastxml import fast_event
 from migdiag.readers.xmlevent import parse_event_xml
 
@@ -86,6 +86,12 @@ def _header_facts(source: InputSource, stats: ReadStats) -> None:
         )
 
 
+# A NIC driver migdiag does not name is kept when its payload reports the link going down or
+# up (catalog ``nic_link.payload``): every payload phrase holds one of these, so a chunk that
+# holds none of them and no relevant provider name cannot hold such a record.
+LINK_PAYLOAD_NEEDLES = ("disconnect", "is down", "unplugged", "established", "is up")
+
+
 def _relevant_xml(xml: str, keep: Keep) -> bool:
     # The provider name sits in the first lines of the rendered XML; test it before paying
     # for an XML parse.
@@ -93,7 +99,12 @@ def _relevant_xml(xml: str, keep: Keep) -> bool:
     if start < 0:
         return True
     end = xml.find('"', start + 15)
-    return keep(xml[start + 15 : end])
+    if keep(xml[start + 15 : end]):
+        return True
+    if link_catalog(keep) is None:
+        return False
+    lowered = xml.lower()  # a link payload: parsed, then judged by ``keeps_event``
+    return any(needle in lowered for needle in LINK_PAYLOAD_NEEDLES)
 
 
 def provider_needles(keep: Keep) -> tuple[str, ...] | None:
@@ -102,7 +113,7 @@ def provider_needles(keep: Keep) -> tuple[str, ...] | None:
     Known for the catalog's provider test only: any other ``keep`` (``keep_all``, a user's
     filter) gets ``None``, and then every chunk is decoded."""
     if getattr(keep, "__func__", None) is Catalog.is_relevant_provider:
-        return (HYPERV_PROVIDER_PREFIX, *sorted(RELEVANT_OTHER_PROVIDERS))
+        return (HYPERV_PROVIDER_PREFIX, *sorted(RELEVANT_OTHER_PROVIDERS), *LINK_PAYLOAD_NEEDLES)
     return None
 
 
@@ -324,7 +335,7 @@ def _read_records(
             stats.dropped += 1
             stats.warn(f"record {record_id}: unreadable XML ({one_line(exc)})")
             continue
-        if not keep(event.provider):
+        if not keeps_event(keep, event):
             continue
         stats.relevant += 1
         yield event
@@ -367,7 +378,7 @@ def _read_python_evtx(source: InputSource, stats: ReadStats, keep: Keep) -> Iter
                         stats.dropped += 1
                         stats.warn(f"record unreadable: {one_line(exc)}")
                         continue
-                    if keep(event.provider):
+                    if keeps_event(keep, event):
                         stats.relevant += 1
                         yield event
             except Exception as exc:

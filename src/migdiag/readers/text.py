@@ -27,7 +27,7 @@ from typing import TextIO
 from migdiag.catalog import default_catalog
 from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
-from migdiag.readers import InputSource, Keep, Reader, ReadStats
+from migdiag.readers import InputSource, Keep, Reader, ReadStats, keeps_event
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first, to_utc
 from migdiag.readers.xmlevent import parse_event_xml
 
@@ -327,7 +327,7 @@ def read_blocks(
                 stats.dropped += 1
                 stats.warn(f"{where}: unreadable block ({one_line(exc)})")
                 continue
-        if not keep(event.provider):
+        if not keeps_event(keep, event):
             continue
         stats.relevant += 1
         yield event

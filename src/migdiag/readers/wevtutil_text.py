@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from migdiag.errors import InputError
 from migdiag.model import Event, Origin
-from migdiag.readers import InputSource, Keep, Reader, ReadStats
+from migdiag.readers import InputSource, Keep, Reader, ReadStats, keeps_event
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, to_utc
 from migdiag.readers.text import clean_line, level_number, open_text, provider_name
 
@@ -149,7 +149,7 @@ def make_reader(options: TimeOptions) -> Reader:
                             f"unreadable ({str(exc)[:200]})"
                         )
                         continue
-                    if not keep(event.provider):
+                    if not keeps_event(keep, event):
                         continue
                     stats.relevant += 1
                     yield event

@@ -20,7 +20,7 @@ from lxml import etree
 
 from migdiag.errors import InputError
 from migdiag.model import Event, Origin
-from migdiag.readers import InputSource, Keep, ReadStats
+from migdiag.readers import InputSource, Keep, ReadStats, keeps_event
 from migdiag.readers.text import open_text
 from migdiag.readers.xmlevent import event_from_element, local_name
 
@@ -103,7 +103,7 @@ def read(source: InputSource, stats: ReadStats, keep: Keep) -> Iterator[Event]:
             elem.clear()
             while elem.getprevious() is not None:
                 del parent[0]
-            if event is None or not keep(event.provider):
+            if event is None or not keeps_event(keep, event):
                 continue
             stats.relevant += 1
             yield event

@@ -60,9 +60,9 @@ class _Emitter:
 
     scenario: Scenario
     catalog: Catalog
-    events: list[tuple[datetime, str, str, int, int, tuple[tuple[str, str], ...], str]] = field(
-        default_factory=list
-    )
+    events: list[
+        tuple[datetime, str, str, int, int, tuple[tuple[str, str], ...], str, str | None]
+    ] = field(default_factory=list)
 
     def host(self, name: str) -> Host:
         for host in self.scenario.hosts:
@@ -91,7 +91,9 @@ class _Emitter:
         if provider_key == "cluster":
             names = [""] * len(params)  # EventData/Data without names, positional
         fields = tuple(zip(names, params, strict=True))
-        self.events.append((logged, h.fqdn, spec.channel, event_id, spec.level, fields, provider))
+        self.events.append(
+            (logged, h.fqdn, spec.channel, event_id, spec.level, fields, provider, None)
+        )
 
 
 def _address(host: Host) -> str:
@@ -268,7 +270,7 @@ def expand(scenario: Scenario, catalog: Catalog | None = None) -> list[Event]:
     em.events.sort(key=lambda e: (e[1], e[2], e[0], e[3]))
     out: list[Event] = []
     record_ids: dict[tuple[str, str], int] = {}
-    for logged, fqdn, channel, event_id, level, fields, provider in em.events:
+    for logged, fqdn, channel, event_id, level, fields, provider, message in em.events:
         key = (fqdn, channel)
         record_ids[key] = record_ids.get(key, 0) + 1
         out.append(
@@ -281,7 +283,7 @@ def expand(scenario: Scenario, catalog: Catalog | None = None) -> list[Event]:
                 level=level,
                 record_id=record_ids[key],
                 fields=fields,
-                message=None,
+                message=message,
                 origin=Origin(path=f"scenario:{scenario.name}", format="synth"),
             )
         )
@@ -306,8 +308,20 @@ def _single(em: _Emitter, body: Mapping[str, Any]) -> None:
             for i, v in enumerate(raw_fields)
         )
     t = _at(em.scenario, body.get("at", 0)) + timedelta(seconds=host.clock_offset_s)
+    # ``message``: the rendered text a localised XML or text export carries (EVTX files
+    # written by synth never hold one; readers and cases of pasted exports do).
+    message = str(body["message"]) if body.get("message") else None
     em.events.append(
-        (t, host.fqdn, channel, int(body["id"]), int(body.get("level", 4)), fields, provider)
+        (
+            t,
+            host.fqdn,
+            channel,
+            int(body["id"]),
+            int(body.get("level", 4)),
+            fields,
+            provider,
+            message,
+        )
     )
 
 

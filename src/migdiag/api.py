@@ -265,9 +265,9 @@ def analyze(
     Raises ``SignatureError`` when the signature library (or a user's folder) is invalid;
     unreadable inputs never raise: they are reported in ``Analysis.inputs``.
     """
-    from migdiag.collector import collector_paused
+    from migdiag.gc_pause import gc_paused
 
-    with collector_paused():  # see migdiag.collector
+    with gc_paused():  # see migdiag.gc_pause
         return _analyze(paths, options, progress, library)
 
 

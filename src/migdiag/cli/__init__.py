@@ -549,6 +549,9 @@ def _mount_subcommands() -> None:
     from migdiag.cli.explain import explain
 
     app.command("explain")(explain)
+    from migdiag.cli.collect import collect
+
+    app.command("collect")(collect)
 
 
 _mount_subcommands()

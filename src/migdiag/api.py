@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migdiag.catalog import Catalog, default_catalog
+from migdiag.config import snapshot as config_snapshot
 from migdiag.errors import InputError
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Analysis,
+    ConfigurationReport,
     Event,
     InputReport,
     Migration,
@@ -32,6 +34,7 @@ from migdiag.readers.registry import readers_for, sniff
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
+    from migdiag.config.snapshot import Snapshot
     from migdiag.diagnose import Library
 
 Progress = Callable[["ReadProgress"], None]
@@ -66,6 +69,7 @@ class _FileResult:
     report: InputReport
     events: tuple[Event, ...]
     text: str | None = None  # free text to explain (format "pasted-text")
+    snapshot: Snapshot | None = None  # a configuration snapshot (format "powershell-json")
 
 
 PASTED = "pasted-text"
@@ -87,6 +91,24 @@ def _as_text(source: InputSource) -> str | None:
 IGNORED = "ignored"  # InputReport.format of a non-log file found inside a folder or zip
 
 
+def _read_snapshot(source: InputSource, stats: ReadStats) -> _FileResult:
+    """A configuration snapshot; bad JSON is the file's located warning, never the run's."""
+    fmt = config_snapshot.FORMAT
+    try:
+        with source.open() as f:
+            data = f.read(config_snapshot.MAX_BYTES + 1)
+        snap = config_snapshot.parse(data, source.name)
+    except InputError as exc:
+        stats.warn(f"configuration not read: {exc.why}")
+        return _FileResult(stats.report(source.name, fmt), ())
+    except OSError as exc:
+        return _FileResult(stats.report(source.name, fmt, f"cannot read: {exc.strerror}"), ())
+    stats.records = len(snap.records)
+    if snap.host:
+        stats.hosts.add(snap.host)
+    return _FileResult(stats.report(source.name, fmt), (), snapshot=snap)
+
+
 def read_source(
     source: InputSource, time: TimeOptions, catalog: Catalog, named: bool = True
 ) -> _FileResult:
@@ -99,6 +121,10 @@ def read_source(
         fmt = sniff(source.head())
     except OSError as exc:
         return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
+    if fmt is None and config_snapshot.named_like_snapshot(source.name):
+        fmt = config_snapshot.FORMAT  # by name too: a cut or damaged snapshot gets its warning
+    if fmt == config_snapshot.FORMAT:
+        return _read_snapshot(source, stats)
     if fmt is None:
         # Only a file the user named is read as pasted text: a folder's README or notes
         # that merely describe a failure must not become evidence.
@@ -230,7 +256,7 @@ def read_events(
     paths: Sequence[str], options: Options = Options(), progress: Progress | None = None
 ) -> tuple[list[InputReport], list[Event], list[str]]:
     """Inputs -> (per-file reports, normalised deduplicated events, input-level errors)."""
-    reports, events, _, refused = _read(paths, options, progress)
+    reports, events, _, refused, _ = _read(paths, options, progress)
     return reports, events, refused
 
 
@@ -239,7 +265,7 @@ def _read(
     options: Options,
     progress: Progress | None,
     while_waiting: Callable[[], None] | None = None,
-) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
+) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str], list[Snapshot]]:
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
@@ -251,7 +277,8 @@ def _read(
         reports.append(InputReport(path=name, format="unknown", error=why or message))
     events = dedup(e for r in results for e in r.events)
     texts = {r.report.path: (r.text, r.report.path in named) for r in results if r.text is not None}
-    return reports, events, texts, refused
+    snapshots = [r.snapshot for r in results if r.snapshot is not None]
+    return reports, events, texts, refused, snapshots
 
 
 def analyze(
@@ -278,7 +305,7 @@ def _analyze(
 
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, texts, _ = _read(paths, options, progress, _import_analysis_steps)
+    reports, events, texts, _, snapshots = _read(paths, options, progress, _import_analysis_steps)
     from migdiag.correlate import correlate
     from migdiag.diagnose.rank import diagnose
 
@@ -289,6 +316,11 @@ def _analyze(
     results = tuple(
         diagnose(m, library, catalog, context.around(m, window)) for m in correlation.migrations
     )
+    configuration = _configuration(snapshots, reports)
+    if configuration.findings:
+        from migdiag.diagnose.corroborate import corroborate
+
+        results = tuple(corroborate(r, configuration.findings) for r in results)
 
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
@@ -307,7 +339,20 @@ def _analyze(
         first_event=min(times) if times else None,
         last_event=max(times) if times else None,
         pasted=tuple(pasted),
+        configuration=configuration,
     )
+
+
+def _configuration(
+    snapshots: Sequence[Snapshot], reports: Sequence[InputReport]
+) -> ConfigurationReport:
+    """The configuration section: every snapshot judged by the configuration rules."""
+    from migdiag.config.evaluate import judge
+
+    bad = [
+        f"{r.path}: {w}" for r in reports if r.format == config_snapshot.FORMAT for w in r.warnings
+    ]
+    return judge(snapshots, bad)[1]
 
 
 def _import_analysis_steps() -> None:

@@ -79,18 +79,28 @@ def host_snapshots(
         "Get-VMHostSupportedVersion": [
             {
                 "Name": f"Microsoft Windows Server {v}",
-                "Version": {"Major": int(v.split(".")[0]), "Minor": int(v.split(".")[1]),
-                            "Build": -1, "Revision": -1},
+                "Version": {
+                    "Major": int(v.split(".")[0]),
+                    "Minor": int(v.split(".")[1]),
+                    "Build": -1,
+                    "Revision": -1,
+                },
                 "IsDefault": v == supported[-1],
             }
             for v in supported
-        ],  # fmt: skip
+        ],
         "Get-VMSwitch": [{"Name": s, "SwitchType": 2, "Id": f"id-{s}"} for s in switches],
         "Get-VM": [
-            {"Name": n, "State": 2, "Version": v, "Generation": 2, "MemoryStartup": 8589934592,
-             "ComputerName": host}
+            {
+                "Name": n,
+                "State": 2,
+                "Version": v,
+                "Generation": 2,
+                "MemoryStartup": 8589934592,
+                "ComputerName": host,
+            }
             for n, v, _ in vms
-        ],  # fmt: skip
+        ],
         "Get-VMProcessor": [
             {"VMName": n, "Count": 4, "CompatibilityForMigrationEnabled": c} for n, _, c in vms
         ],
@@ -98,42 +108,83 @@ def host_snapshots(
             {"VMName": n, "Startup": 8589934592, "DynamicMemoryEnabled": False} for n, _, _ in vms
         ],
         "Get-NetAdapter": [
-            {"Name": "MGMT", "InterfaceDescription": "Broadcom NetXtreme", "Status": "Up",
-             "LinkSpeed": "1 Gbps", "ReceiveLinkSpeed": 1_000_000_000}
-        ] + [
-            {"Name": nic, "InterfaceDescription": f"Mellanox ConnectX-4 #{i}", "Status": "Up",
-             "LinkSpeed": f"{link_bits / 1e9:g} Gbps", "ReceiveLinkSpeed": link_bits}
+            {
+                "Name": "MGMT",
+                "InterfaceDescription": "Broadcom NetXtreme",
+                "Status": "Up",
+                "LinkSpeed": "1 Gbps",
+                "ReceiveLinkSpeed": 1_000_000_000,
+            }
+        ]
+        + [
+            {
+                "Name": nic,
+                "InterfaceDescription": f"Mellanox ConnectX-4 #{i}",
+                "Status": "Up",
+                "LinkSpeed": f"{link_bits / 1e9:g} Gbps",
+                "ReceiveLinkSpeed": link_bits,
+            }
             for i, nic in enumerate(nics)
-        ],  # fmt: skip
+        ],
         "Get-NetAdapterAdvancedProperty": [
-            {"Name": nic, "DisplayName": "Jumbo Packet", "DisplayValue": f"{size} Bytes",
-             "RegistryKeyword": "*JumboPacket", "RegistryValue": [str(size)]}
+            {
+                "Name": nic,
+                "DisplayName": "Jumbo Packet",
+                "DisplayValue": f"{size} Bytes",
+                "RegistryKeyword": "*JumboPacket",
+                "RegistryValue": [str(size)],
+            }
             for nic, size in zip(nics, jumbo, strict=True)
-        ] + [
-            {"Name": "MGMT", "DisplayName": "Jumbo Packet", "DisplayValue": "Disabled",
-             "RegistryKeyword": "*JumboPacket", "RegistryValue": ["1514"]}
-        ],  # fmt: skip
+        ]
+        + [
+            {
+                "Name": "MGMT",
+                "DisplayName": "Jumbo Packet",
+                "DisplayValue": "Disabled",
+                "RegistryKeyword": "*JumboPacket",
+                "RegistryValue": ["1514"],
+            }
+        ],
         "Get-NetAdapterRdma": [
             {"Name": nic, "InterfaceDescription": "Mellanox", "Enabled": rdma} for nic in nics
         ],
         "Get-NetIPAddress": [
-            {"InterfaceAlias": "MGMT", "IPAddress": f"192.168.0.{host_number}",
-             "PrefixLength": 24, "AddressFamily": 2},
-        ] + [
-            {"InterfaceAlias": nic, "IPAddress": f"10.0.1.{host_number * 10 + i}",
-             "PrefixLength": 24, "AddressFamily": 2}
+            {
+                "InterfaceAlias": "MGMT",
+                "IPAddress": f"192.168.0.{host_number}",
+                "PrefixLength": 24,
+                "AddressFamily": 2,
+            },
+        ]
+        + [
+            {
+                "InterfaceAlias": nic,
+                "IPAddress": f"10.0.1.{host_number * 10 + i}",
+                "PrefixLength": 24,
+                "AddressFamily": 2,
+            }
             for i, nic in enumerate(nics)
-        ],  # fmt: skip
+        ],
         "Win32_Processor": [{"Name": cpu, "NumberOfCores": 20, "NumberOfLogicalProcessors": 40}],
         "w32tm": [
-            {"Command": "w32tm /query /status",
-             "Output": ["Leap Indicator: 0(no warning)", "Stratum: 3 (secondary reference)",
-                        f"Source: {time_source}", "Poll Interval: 10 (1024s)"]}
-        ],  # fmt: skip
+            {
+                "Command": "w32tm /query /status",
+                "Output": [
+                    "Leap Indicator: 0(no warning)",
+                    "Stratum: 3 (secondary reference)",
+                    f"Source: {time_source}",
+                    "Poll Interval: 10 (1024s)",
+                ],
+            }
+        ],
         "Clock": [
-            {"ComputerName": host, "UtcNow": "2026-12-07T02:00:00.0000000Z",
-             "Collector": "ADMIN01", "OffsetFromCollectorSeconds": clock_offset_s}
-        ],  # fmt: skip
+            {
+                "ComputerName": host,
+                "UtcNow": "2026-12-07T02:00:00.0000000Z",
+                "Collector": "ADMIN01",
+                "OffsetFromCollectorSeconds": clock_offset_s,
+            }
+        ],
     }
     if smb_limit_bytes is not None:
         out["Get-SmbBandwidthLimit"] = [{"Category": 2, "BytesPerSecond": smb_limit_bytes}]

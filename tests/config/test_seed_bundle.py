@@ -9,11 +9,13 @@ import json
 import zipfile
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
 from ps_snapshots import host_snapshots, write_host
 
 from common import run_migdiag
 from migdiag.api import Options, analyze
 from migdiag.model import Analysis, Finding
+from migdiag.report import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOGS = ROOT / "sample_logs" / "seed-mtu-reset"
@@ -72,6 +74,7 @@ def test_json_report_carries_the_configuration(tmp_path: Path) -> None:
     result = run_migdiag("analyze", *_bundle(tmp_path, SEED_CONFIG), "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    Draft202012Validator(load_schema()).validate(report)
     findings = report["configuration"]["findings"]
     mismatch = next(f for f in findings if f["id"] == "jumbo-frames-differ")
     assert mismatch["cause"] == "mtu-mismatch" and mismatch["hosts"] == ["SRV1", "SRV2"]

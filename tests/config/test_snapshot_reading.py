@@ -99,6 +99,7 @@ def test_bad_snapshot_in_a_bundle_costs_only_itself(tmp_path: Path) -> None:
             z.write(path, path.relative_to(tmp_path / "cfg").as_posix())
         z.writestr("SRV2/config/Get-VMSwitch.json", b'\xef\xbb\xbf[{"Name": "LM", "SwitchType": ')
         z.writestr("notes/renamed.json", json.dumps(VMHOST_51).encode())
+        z.writestr("notes/other.json", json.dumps({"Name": "x", "Command": "build"}).encode())
     analysis = analyze([str(SEED_LOGS), str(bundle)], Options(jobs=1))
 
     bad = next(r for r in analysis.inputs if r.path.endswith("SRV2/config/Get-VMSwitch.json"))
@@ -108,5 +109,7 @@ def test_bad_snapshot_in_a_bundle_costs_only_itself(tmp_path: Path) -> None:
     assert "jumbo-frames-differ" in {f.id for f in analysis.configuration.findings}
     renamed = next(r for r in analysis.inputs if r.path.endswith("renamed.json"))
     assert renamed.format == "powershell-json" and renamed.hosts == ("HV01",)
+    other = next(r for r in analysis.inputs if r.path.endswith("other.json"))
+    assert other.format == "ignored"  # JSON, but no cmdlet's properties: not a snapshot
     assert analysis.results and analysis.results[0].migration.vm_name == "DidierTest01"
     assert not [r for r in analysis.inputs if r.error]

@@ -77,6 +77,8 @@ $collectHost = {
             return
         }
         try {
+            # Stop on the first error, so that a half-read cmdlet leaves a note, not a gap.
+            $ErrorActionPreference = 'Stop'
             $data = @(& $Query)
         } catch {
             Write-MigDiagNote $configDir $Name "$Needs failed: $($_.Exception.Message)"

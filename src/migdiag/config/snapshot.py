@@ -59,9 +59,7 @@ CMDLET_PROPERTIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 CMDLETS = tuple(dict.fromkeys(name for name, _ in CMDLET_PROPERTIES))
 _BY_LOWER_NAME = {name.lower(): name for name in CMDLETS}
-_DISTINCTIVE = tuple(
-    f'"{props[0]}"' for _, props in CMDLET_PROPERTIES if props[0] not in {"Enabled", "VMName"}
-)
+_QUOTED = tuple(tuple(f'"{p}"' for p in props) for _, props in CMDLET_PROPERTIES)
 _HOST_PROPERTIES = ("PSComputerName", "ComputerName", "SystemName", "CSName", "__SERVER")
 
 
@@ -94,7 +92,8 @@ def sniff_text(text: str) -> bool:
     start = text.lstrip("\ufeff \t\r\n")
     if not start.startswith(("{", "[")):
         return False
-    return any(name in text for name in _DISTINCTIVE)
+    # Every property of one cmdlet's set, so that any JSON with a "Name" is not taken.
+    return any(all(name in text for name in names) for names in _QUOTED)
 
 
 def named_like_snapshot(name: str) -> bool:

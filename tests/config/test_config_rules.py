@@ -123,6 +123,15 @@ def test_a_healthy_pair_only_rules_the_hosts_out(tmp_path: Path) -> None:
     assert report.hosts == ("HV01", "HV02")
 
 
+def test_clocks_measured_by_different_machines_are_not_compared(tmp_path: Path) -> None:
+    for host, offset in (("HV01", 0.0), ("HV02", 420.0)):
+        snaps = host_snapshots(host, clock_offset_s=offset)
+        snaps["Clock"][0]["Collector"] = host  # each host collected on its own
+        write_host(tmp_path, host, snaps)
+    snapshots = [parse(p.read_bytes(), str(p)) for p in sorted(tmp_path.rglob("*.json"))]
+    assert "clocks-drift-apart" not in {f.id for f in judge(snapshots)[1].findings}
+
+
 def test_missing_properties_make_no_finding(tmp_path: Path) -> None:
     # An older build's Get-VMHost without the performance option, and no RDMA cmdlet at all:
     # nothing is guessed, so no speed rule holds on what is missing.

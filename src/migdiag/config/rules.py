@@ -280,9 +280,16 @@ def _test_hosts(test: Mapping[str, Any], config: Configuration) -> list[Fact] | 
         return facts if len(values) > 1 else None
     if "same" in test:
         return facts if len(values) == 1 else None
-    numbers = [float(f.value) for f in facts if isinstance(f.value, int | float)]
-    if numbers and max(numbers) - min(numbers) > float(test["above"]):
-        return facts
+    # A spread compares values of one item only: clock offsets measured by one collecting
+    # machine say nothing against offsets another machine measured.
+    by_item: dict[str, list[Fact]] = {}
+    for fact in facts:
+        if isinstance(fact.value, int | float) and not isinstance(fact.value, bool):
+            by_item.setdefault(fact.item, []).append(fact)
+    for group in by_item.values():
+        numbers = [float(f.value) for f in group]  # type: ignore[arg-type]
+        if len(group) >= 2 and max(numbers) - min(numbers) > float(test["above"]):
+            return group
     return None
 
 

@@ -34,6 +34,7 @@ from migdiag.readers.registry import readers_for, sniff
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
+    from migdiag.config.facts import Configuration
     from migdiag.config.snapshot import Snapshot
     from migdiag.diagnose import Library
 
@@ -316,7 +317,8 @@ def _analyze(
     results = tuple(
         diagnose(m, library, catalog, context.around(m, window)) for m in correlation.migrations
     )
-    configuration = _configuration(snapshots, reports)
+    # The typed facts (VM memory sizes, link speeds) are there for later steps to read.
+    _host_facts, configuration = _configuration(snapshots, reports)
     if configuration.findings:
         from migdiag.diagnose.corroborate import corroborate
 
@@ -345,14 +347,15 @@ def _analyze(
 
 def _configuration(
     snapshots: Sequence[Snapshot], reports: Sequence[InputReport]
-) -> ConfigurationReport:
-    """The configuration section: every snapshot judged by the configuration rules."""
+) -> tuple[Configuration, ConfigurationReport]:
+    """The hosts' configuration facts, and the configuration section of the analysis: every
+    snapshot judged by the configuration rules."""
     from migdiag.config.evaluate import judge
 
     bad = [
         f"{r.path}: {w}" for r in reports if r.format == config_snapshot.FORMAT for w in r.warnings
     ]
-    return judge(snapshots, bad)[1]
+    return judge(snapshots, bad)
 
 
 def _import_analysis_steps() -> None:

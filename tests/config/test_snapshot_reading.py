@@ -14,6 +14,7 @@ import pytest
 from ps_snapshots import host_snapshots, ps51_json, write_host
 
 from migdiag.api import Options, analyze
+from migdiag.config.evaluate import judge
 from migdiag.config.facts import Configuration
 from migdiag.config.snapshot import parse
 from migdiag.errors import InputError
@@ -53,6 +54,20 @@ def test_a_renamed_snapshot_is_recognised_by_content() -> None:
     data = json.dumps({**VMHOST_51, "ComputerName": "hv02.contoso.local"}).encode()
     snap = parse(data, "ticket-4711/attachment (3).json")
     assert (snap.cmdlet, snap.host) == ("Get-VMHost", "HV02")
+
+
+def test_a_snapshot_of_an_unknown_host_is_reported_not_guessed() -> None:
+    data = json.dumps(
+        [{"Name": "LM1", "RegistryKeyword": "*JumboPacket", "RegistryValue": ["9014"]}]
+    )
+    snap = parse(data.encode(), "loose/jumbo.json")
+    assert (snap.cmdlet, snap.host) == ("Get-NetAdapterAdvancedProperty", "")
+    config, report = judge([snap])
+    assert config.hosts == () and report.findings == ()
+    assert report.warnings == (
+        "loose/jumbo.json: configuration of an unknown host (no <HOST>/config/ folder, "
+        "no computer name inside); not used",
+    )
 
 
 def test_bad_json_names_line_and_column() -> None:

@@ -116,7 +116,7 @@ def cmdlet_of(name: str, records: tuple[Mapping[str, Any], ...]) -> str | None:
 
 def host_of(name: str, records: tuple[Mapping[str, Any], ...]) -> str:
     """The host a snapshot describes: the folder above ``config`` (the collector's layout),
-    else the computer name its objects carry, else the folder holding the file."""
+    else the computer name its objects carry, else "" (unknown: reported, not guessed)."""
     parts = PurePosixPath(name.replace("\\", "/").replace("!", "/")).parts
     lowered = [p.lower() for p in parts]
     if "config" in lowered:

@@ -104,6 +104,9 @@ def host_snapshots(
         "Get-VMProcessor": [
             {"VMName": n, "Count": 4, "CompatibilityForMigrationEnabled": c} for n, _, c in vms
         ],
+        "Get-VMNetworkAdapter": [
+            {"VMName": n, "Name": "Network Adapter", "SwitchName": switches[0]} for n, _, _ in vms
+        ],
         "Get-VMMemory": [
             {"VMName": n, "Startup": 8589934592, "DynamicMemoryEnabled": False} for n, _, _ in vms
         ],

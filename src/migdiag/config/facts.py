@@ -355,6 +355,9 @@ def _host_facts(b: _Builder, nics: Sequence[Nic], lm: Sequence[Nic], vms: Sequen
         if vm.version:
             b.add("vm_version", vm.version, "Get-VM", "Version",
                   f"{vm.version[0]}.{vm.version[1]}", vm.name)  # fmt: skip
+        for switch in vm.switches:
+            b.add("vm_switch", switch, "Get-VMNetworkAdapter", "SwitchName", switch,
+                  f"{vm.name} on {switch}")  # fmt: skip
         if vm.processor_compatibility is not None:
             b.add("vm_processor_compatibility", vm.processor_compatibility, "Get-VMProcessor",
                   "CompatibilityForMigrationEnabled", str(vm.processor_compatibility),

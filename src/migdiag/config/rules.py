@@ -53,8 +53,9 @@ FACTS: dict[str, tuple[bool, str]] = {
     "time_source": (False, "w32tm /query /status Source"),
     "vm_version": (True, "each VM's configuration version (Get-VM Version)"),
     "vm_processor_compatibility": (True, "each VM's CompatibilityForMigrationEnabled"),
+    "vm_switch": (True, "each virtual switch a VM's network adapters connect to"),
 }
-OPERATORS = ("equals", "not_equals", "in", "at_least", "above", "below")
+OPERATORS = ("equals", "not_equals", "in", "not_in", "at_least", "above", "below")
 
 
 @cache
@@ -199,6 +200,8 @@ def _holds(op: str, value: object, operand: object) -> bool:
             return not _same(value, operand)
         if op == "in":
             return isinstance(operand, list | tuple) and any(_same(value, o) for o in operand)
+        if op == "not_in":
+            return isinstance(operand, list | tuple) and not any(_same(value, o) for o in operand)
         if op == "at_least":
             return bool(value >= operand)  # type: ignore[operator]
         if op == "above":

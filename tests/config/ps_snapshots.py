@@ -196,4 +196,9 @@ def host_snapshots(
 
 def write_host(root: Path, host: str, snapshots: Mapping[str, list[dict[str, Any]]]) -> None:
     for cmdlet, records in snapshots.items():
+        if not records:  # the collector writes a note instead of an empty file
+            note = root / host / "config" / f"{cmdlet}.note.txt"
+            note.parent.mkdir(parents=True, exist_ok=True)
+            note.write_bytes(f"\ufeff{cmdlet} returned nothing (none configured)\r\n".encode())
+            continue
         write_ps51(root / host / "config" / f"{cmdlet}.json", records)

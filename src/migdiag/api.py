@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migdiag.catalog import Catalog, default_catalog
+from migdiag.config import snapshot as config_snapshot
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Analysis,
+    ConfigurationReport,
     Event,
     InputReport,
     Migration,
@@ -30,6 +32,8 @@ from migdiag.readers.localtime import TimeOptions
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
+    from migdiag.config.facts import Configuration
+    from migdiag.config.snapshot import Snapshot
     from migdiag.diagnose import Library
 
 Progress = Callable[["ReadProgress"], None]
@@ -147,7 +151,7 @@ def read_events(
     paths: Sequence[str], options: Options = Options(), progress: Progress | None = None
 ) -> tuple[list[InputReport], list[Event], list[str]]:
     """Inputs -> (per-file reports, normalised deduplicated events, input-level errors)."""
-    reports, events, _, refused = _read(paths, options, progress)
+    reports, events, _, refused, _ = _read(paths, options, progress)
     return reports, events, refused
 
 
@@ -156,7 +160,7 @@ def _read(
     options: Options,
     progress: Progress | None,
     while_waiting: Callable[[], None] | None = None,
-) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str]]:
+) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str], list[Snapshot]]:
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
@@ -168,7 +172,8 @@ def _read(
         reports.append(InputReport(path=name, format="unknown", error=why or message))
     events = dedup(e for r in results for e in r.events)
     texts = {r.report.path: (r.text, r.report.path in named) for r in results if r.text is not None}
-    return reports, events, texts, refused
+    snapshots = [r.snapshot for r in results if r.snapshot is not None]
+    return reports, events, texts, refused, snapshots
 
 
 def analyze(
@@ -182,9 +187,9 @@ def analyze(
     Raises ``SignatureError`` when the signature library (or a user's folder) is invalid;
     unreadable inputs never raise: they are reported in ``Analysis.inputs``.
     """
-    from migdiag.collector import collector_paused
+    from migdiag.gc_pause import gc_paused
 
-    with collector_paused():  # see migdiag.collector
+    with gc_paused():  # see migdiag.gc_pause
         return _analyze(paths, options, progress, library)
 
 
@@ -195,7 +200,7 @@ def _analyze(
 
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
-    reports, events, texts, _ = _read(paths, options, progress, _import_analysis_steps)
+    reports, events, texts, _, snapshots = _read(paths, options, progress, _import_analysis_steps)
     from migdiag.correlate import correlate
     from migdiag.diagnose.rank import diagnose
 
@@ -206,6 +211,12 @@ def _analyze(
     results = tuple(
         diagnose(m, library, catalog, context.around(m, window)) for m in correlation.migrations
     )
+    # The typed facts (VM memory sizes, link speeds) are there for later steps to read.
+    _host_facts, configuration = _configuration(snapshots, reports)
+    if configuration.findings:
+        from migdiag.diagnose.corroborate import corroborate
+
+        results = tuple(corroborate(r, configuration.findings) for r in results)
 
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
@@ -224,7 +235,21 @@ def _analyze(
         first_event=min(times) if times else None,
         last_event=max(times) if times else None,
         pasted=tuple(pasted),
+        configuration=configuration,
     )
+
+
+def _configuration(
+    snapshots: Sequence[Snapshot], reports: Sequence[InputReport]
+) -> tuple[Configuration, ConfigurationReport]:
+    """The hosts' configuration facts, and the configuration section of the analysis: every
+    snapshot judged by the configuration rules."""
+    from migdiag.config.evaluate import judge
+
+    bad = [
+        f"{r.path}: {w}" for r in reports if r.format == config_snapshot.FORMAT for w in r.warnings
+    ]
+    return judge(snapshots, bad)
 
 
 def _import_analysis_steps() -> None:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 import networkx as nx
 
 from migdiag.catalog import Catalog, EventSpec, default_catalog
-from migdiag.collector import collector_paused
+from migdiag.gc_pause import gc_paused
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Edge,
@@ -189,7 +189,7 @@ def correlate(
     skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
 ) -> Correlation:
     """Group normalised events into migration attempts.  Input order does not matter."""
-    with collector_paused():  # see migdiag.collector
+    with gc_paused():  # see migdiag.gc_pause
         return _correlate(events, catalog or default_catalog(), skew_tolerance)
 
 

@@ -305,6 +305,47 @@ class SkewEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigEvidence:
+    """One configuration value a configuration finding cites."""
+
+    host: str  # short name
+    cmdlet: str  # the snapshot it was read from: "Get-NetAdapterAdvancedProperty", ...
+    property: str  # "*JumboPacket", "MaximumVirtualMachineMigrations", ...
+    value: str  # as a person reads it
+    item: str = ""  # the NIC, VM or switch it belongs to
+    path: str = ""  # the snapshot file
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFinding:
+    """A configuration rule that held on the hosts' snapshots.
+
+    ``effect`` "supports": the configuration can cause ``cause``; "rules-out": it shows a
+    cause is not where one would look first (jumbo sizes equal on both hosts)."""
+
+    id: str  # the rule's id (its file name in config_rules/)
+    cause: str  # same vocabulary as the signatures' causes
+    title: str
+    severity: str  # info | warning | error
+    effect: str  # supports | rules-out
+    hosts: tuple[str, ...]
+    evidence: tuple[ConfigEvidence, ...]
+    explanation: str
+    checks: tuple[str, ...]
+    remediation: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationReport:
+    """What the configuration snapshots among the inputs say (empty when there were none)."""
+
+    hosts: tuple[str, ...] = ()  # hosts with at least one snapshot
+    snapshots: tuple[tuple[str, str, str], ...] = ()  # (host, cmdlet, file) read
+    findings: tuple[ConfigFinding, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """The result of ``migdiag.analyze``: what every renderer renders."""
 
@@ -316,6 +357,7 @@ class Analysis:
     first_event: datetime | None = None
     last_event: datetime | None = None
     pasted: tuple[PastedText, ...] = ()
+    configuration: ConfigurationReport = ConfigurationReport()
 
     @property
     def migrations(self) -> tuple[Migration, ...]:

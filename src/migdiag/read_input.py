@@ -8,14 +8,19 @@ becomes the input's report, never an exception, so one bad file costs only itsel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from migdiag.catalog import Catalog, default_catalog
+from migdiag.config import snapshot as config_snapshot
 from migdiag.errors import InputError
 from migdiag.model import Event, InputReport
 from migdiag.normalise import normalise
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.localtime import TimeOptions
 from migdiag.readers.registry import readers_for, sniff
+
+if TYPE_CHECKING:
+    from migdiag.config.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +30,7 @@ class FileResult:
     report: InputReport
     events: tuple[Event, ...]
     text: str | None = None  # free text to explain (format "pasted-text")
+    snapshot: Snapshot | None = None  # a configuration snapshot (format "powershell-json")
 
 
 PASTED = "pasted-text"
@@ -46,6 +52,24 @@ def _as_text(source: InputSource) -> str | None:
 IGNORED = "ignored"  # InputReport.format of a non-log file found inside a folder or zip
 
 
+def _read_snapshot(source: InputSource, stats: ReadStats) -> FileResult:
+    """A configuration snapshot; bad JSON is the file's located warning, never the run's."""
+    fmt = config_snapshot.FORMAT
+    try:
+        with source.open() as f:
+            data = f.read(config_snapshot.MAX_BYTES + 1)
+        snap = config_snapshot.parse(data, source.name)
+    except InputError as exc:
+        stats.warn(f"configuration not read: {exc.why}")
+        return FileResult(stats.report(source.name, fmt), ())
+    except OSError as exc:
+        return FileResult(stats.report(source.name, fmt, f"cannot read: {exc.strerror}"), ())
+    stats.records = len(snap.records)
+    if snap.host:
+        stats.hosts.add(snap.host)
+    return FileResult(stats.report(source.name, fmt), (), snapshot=snap)
+
+
 def read_source(
     source: InputSource, time: TimeOptions, catalog: Catalog, named: bool = True
 ) -> FileResult:
@@ -58,6 +82,10 @@ def read_source(
         fmt = sniff(source.head())
     except OSError as exc:
         return FileResult(stats.report(source.name, "unknown", f"cannot read: {exc.strerror}"), ())
+    if fmt is None and config_snapshot.named_like_snapshot(source.name):
+        fmt = config_snapshot.FORMAT  # by name too: a cut or damaged snapshot gets its warning
+    if fmt == config_snapshot.FORMAT:
+        return _read_snapshot(source, stats)
     if fmt is None:
         # Only a file the user named is read as pasted text: a folder's README or notes
         # that merely describe a failure must not become evidence.

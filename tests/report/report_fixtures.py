@@ -16,6 +16,9 @@ from typing import Any
 from migdiag.catalog import default_catalog
 from migdiag.model import (
     Analysis,
+    ConfigEvidence,
+    ConfigFinding,
+    ConfigurationReport,
     Edge,
     Event,
     Evidence,
@@ -233,13 +236,49 @@ def build_analysis(
     )
 
 
+def configuration_report(text: str = "") -> ConfigurationReport:
+    """A configuration section as the seed's hosts' snapshots give it (``text`` is put
+    wherever snapshot text can reach: the hostile fixture fills it with payloads)."""
+    evidence = tuple(
+        ConfigEvidence(
+            host=host,
+            cmdlet="Get-NetAdapterAdvancedProperty",
+            property="*JumboPacket",
+            value=value + text,
+            item="LM1" + text,
+            path=f"{host}-20131008-080000.zip!{host}/config/Get-NetAdapterAdvancedProperty.json",
+        )
+        for host, value in (("SRV1", "9014"), ("SRV2", "1514"))
+    )
+    finding = ConfigFinding(
+        id="jumbo-frames-differ",
+        cause="mtu-mismatch",
+        title="Jumbo-frame size differs between the NICs live migration uses",
+        severity="error",
+        effect="supports",
+        hosts=("SRV1", "SRV2"),
+        evidence=evidence,
+        explanation="The NICs that carry live migration do not agree on the jumbo-frame size.",
+        checks=("Jumbo setting of every NIC on both hosts: Get-NetAdapterAdvancedProperty",),
+        remediation=("Set one jumbo size on every migration NIC of both hosts",),
+    )
+    return ConfigurationReport(
+        hosts=("SRV1", "SRV2"),
+        snapshots=tuple((e.host, e.cmdlet, e.path) for e in evidence),
+        findings=(finding,),
+        warnings=(("srv3/config/Get-VMHost.json: configuration not read: bad JSON at line 3 "
+                   "column 5: Expecting value") + text,),
+    )  # fmt: skip
+
+
 def standard_analysis() -> Analysis:
     seed = build_result(load_scenario(SEED), mtu_finding, cite=(22038, 22040, 21502))
     slow = build_result(parse_scenario(SLOW_SCENARIO), long_blackout_finding, cite=(20417,))
     unknown = build_result(parse_scenario(UNKNOWN_SCENARIO))
     healthy = build_result(parse_scenario(HEALTHY_SCENARIO))
     skew = SkewEstimate(host="SRV2", reference="SRV1", offset_s=-2.0, samples=4)
-    return build_analysis([seed, slow, unknown, healthy], [skew])
+    analysis = build_analysis([seed, slow, unknown, healthy], [skew])
+    return dataclasses.replace(analysis, configuration=configuration_report())
 
 
 PAYLOAD_VM = '<script>window.__pwned=1;alert(1)</script>"\'><img src=x onerror="window.__pwned=2">'
@@ -282,4 +321,6 @@ def hostile_analysis() -> Analysis:
     )
     result = MigrationResult(migration, (finding,), base.decoded)
     analysis = build_analysis([result])
-    return dataclasses.replace(analysis, warnings=(PAYLOAD_MSG,))
+    return dataclasses.replace(
+        analysis, warnings=(PAYLOAD_MSG,), configuration=configuration_report(PAYLOAD_MSG)
+    )

@@ -312,9 +312,9 @@ def analyze(
                 "--engine dask needs --scheduler ADDRESS", param_hint="--scheduler"
             )
         options = replace(options, engine="dask", scheduler=scheduler)
-    from migdiag.collector import collector_paused
+    from migdiag.gc_pause import gc_paused
 
-    with collector_paused():  # the analysis and its rendering: see migdiag.collector
+    with gc_paused():  # the analysis and its rendering: see migdiag.gc_pause
         try:
             with _ProgressBar(quiet) as bar:
                 analysis = run(paths, options, progress=bar.callback)
@@ -516,6 +516,9 @@ def _mount_subcommands() -> None:
     from migdiag.cli.explain import explain
 
     app.command("explain")(explain)
+    from migdiag.cli.collect import collect
+
+    app.command("collect")(collect)
 
 
 _mount_subcommands()

@@ -7,6 +7,7 @@ is that dict for the defaults (UTC, date order inferred per file).
 
 from __future__ import annotations
 
+from migdiag.config import snapshot as config_snapshot
 from migdiag.readers import Reader
 from migdiag.readers import csv as csv_reader
 from migdiag.readers import evtx as evtx_reader
@@ -38,8 +39,9 @@ def sniff(head: bytes) -> str | None:
     """The format of an input from its first bytes, or None when no reader knows it.
 
     Binary magic first; then the head is decoded (BOM, UTF-16 or UTF-8) and the text formats
-    are tried from the most to the least distinctive: XML, ``Event[N]:``, the CSV header,
-    and copy-as-text blocks (which may follow other text, as in a pasted mail)."""
+    are tried from the most to the least distinctive: XML, a configuration snapshot (JSON
+    with a cmdlet's property names), ``Event[N]:``, the CSV header, and copy-as-text blocks
+    (which may follow other text, as in a pasted mail)."""
     if head.startswith(evtx_reader.FILE_MAGIC):
         return "evtx"
     if head.startswith(mta_reader.FILE_MAGIC):
@@ -49,6 +51,9 @@ def sniff(head: bytes) -> str | None:
         return None  # binary data that happens to decode
     if xml_reader.sniff_text(text):
         return "xml"
+    if config_snapshot.sniff_text(text):
+        # Not events: api.read_source hands it to migdiag.config (no reader in READERS).
+        return config_snapshot.FORMAT
     if wevtutil_text_reader.sniff_text(text):
         return "wevtutil-text"
     if csv_reader.looks_like_csv_export(text):

@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from migdiag.model import Analysis, Migration, MigrationResult, Side
-from migdiag.report.json_report import summary_obj
+from migdiag.report.json_report import configuration_obj, summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import (
@@ -324,12 +324,15 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
         migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
         pasted=[_pasted_view(p) for p in pasted_objs(analysis)],
+        configuration=_pasted_view(configuration_obj(analysis.configuration))
+        if analysis.configuration.hosts or analysis.configuration.warnings
+        else None,
     )
 
 
 def _pasted_view(p: dict[str, Any]) -> dict[str, Any]:
-    # The same data as the JSON; every string is log text, so each one is cleaned here and
-    # autoescaped by the template.
+    # The same data as the JSON (pasted text, configuration); every string is input text,
+    # so each one is cleaned here and autoescaped by the template.
     def tidy(value: Any) -> Any:
         if isinstance(value, str):
             return clean(value, one_line=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from migdiag.model import (
     Analysis,
+    ConfigurationReport,
     Event,
     Evidence,
     Finding,
@@ -29,7 +30,7 @@ from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import Status, iso, status_of
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 PRETTY_LIMIT = 200  # migrations up to which JSON is indented for people to read
 SCHEMA_RESOURCE = "report/schema/analysis.schema.json"
 
@@ -245,6 +246,41 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
         "summary": summary_obj(analysis),
         "migrations": migrations,
         "pasted": pasted_objs(analysis),
+        "configuration": configuration_obj(analysis.configuration),
+    }
+
+
+def configuration_obj(config: ConfigurationReport) -> dict[str, Any]:
+    """The configuration snapshots' findings (empty lists when no snapshot was given)."""
+    return {
+        "hosts": list(config.hosts),
+        "snapshots": [{"host": h, "cmdlet": c, "path": p} for h, c, p in config.snapshots],
+        "findings": [
+            {
+                "id": f.id,
+                "cause": f.cause,
+                "title": f.title,
+                "severity": f.severity,
+                "effect": f.effect,
+                "hosts": list(f.hosts),
+                "evidence": [
+                    {
+                        "host": e.host,
+                        "cmdlet": e.cmdlet,
+                        "property": e.property,
+                        "value": e.value,
+                        "item": e.item or None,
+                        "path": e.path or None,
+                    }
+                    for e in f.evidence
+                ],
+                "explanation": f.explanation,
+                "checks": list(f.checks),
+                "remediation": list(f.remediation),
+            }
+            for f in config.findings
+        ],
+        "warnings": list(config.warnings),
     }
 
 

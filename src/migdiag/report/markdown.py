@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from migdiag.model import Analysis, Finding, MigrationResult
+from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     cause_label,
@@ -131,4 +131,30 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
             else:
                 lines.append(f"- Differential #{rank}: {md(f.title)} (`{md(f.signature_id)}`)")
         lines += [f"- To be sure: {md(m)}" for m in pasted.missing]
+    if analysis.configuration.hosts or analysis.configuration.warnings:
+        lines += _configuration_lines(analysis.configuration)
     return "\n".join(lines) + "\n"
+
+
+def _configuration_lines(config: ConfigurationReport) -> list[str]:
+    hosts = ", ".join(md(h) for h in config.hosts) or "-"
+    lines = ["", "### Configuration", "", f"Snapshots of {hosts}."]
+    if not config.findings:
+        lines += ["", "No configuration rule held."]
+    for f in config.findings:
+        effect = "rules out" if f.effect == "rules-out" else f.severity
+        lines += [
+            "",
+            f"**{md(f.title)}** (`{md(f.id)}`, {md(effect)}, cause `{md(f.cause)}`)",
+            "",
+        ]
+        for e in f.evidence:
+            item = f" {md(e.item)}" if e.item else ""
+            lines.append(
+                f"- Seen: {md(e.host)}{item}: {md(e.cmdlet)} {md(e.property)} = {md(e.value)}"
+            )
+        lines.append(f"- Why: {md(f.explanation)}")
+        lines += [f"- Check: {md(c)}" for c in f.checks]
+        lines += [f"- Fix: {md(r)}" for r in f.remediation]
+    lines += [f"- Warning: {md(w)}" for w in config.warnings]
+    return lines

@@ -16,7 +16,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from migdiag.model import Analysis, Finding, MigrationResult, PastedText
+from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult, PastedText
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     Status,
@@ -245,6 +245,49 @@ def _pasted(p: PastedText, full: bool) -> list[RenderableType]:
     return out
 
 
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _configuration(config: ConfigurationReport, full: bool) -> list[RenderableType]:
+    """The Configuration section: each rule that held, its evidence, check and fix."""
+    hosts = ", ".join(config.hosts) or "no host"
+    out: list[RenderableType] = [
+        Rule(style="dim"),
+        Text.assemble(("configuration: ", "bold"), clean(hosts, one_line=True)),
+    ]
+    # One grid for the section keeps wrapped lines under their text, not under the label.
+    grid = Table.grid(padding=(0, 1, 0, 0), pad_edge=False)
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(overflow="fold")
+    if not config.findings:
+        grid.add_row(Text(""), Text("no configuration rule held"))
+    for f in config.findings:
+        label = "rules out" if f.effect == "rules-out" else f.severity
+        grid.add_row(
+            Text(f"  {label}:", style=_SEVERITY_STYLE.get(f.severity, "")),
+            Text.assemble(
+                (clean(f.cause, one_line=True), "bold"),
+                " ",
+                clean(f.title, one_line=True),
+                f" [{clean(f.id, one_line=True)}]",
+            ),
+        )
+        if not full:
+            continue
+        rows = []
+        for e in f.evidence:
+            item = f" {e.item}" if e.item else ""
+            rows.append(("seen:", f"{e.host}{item}: {e.cmdlet} {e.property} = {e.value}"))
+        rows += [("why:", f.explanation)] + [("check:", c) for c in f.checks]
+        rows += [("fix:", r) for r in f.remediation]
+        for key, text in rows:
+            grid.add_row(Text(f"    {key}", style="bold"), Text(clean(text, one_line=True)))
+    for warning in config.warnings:
+        grid.add_row(Text("  warning:", style="yellow"), Text(clean(warning, one_line=True)))
+    out.append(grid)
+    return out
+
+
 def _detail(result: MigrationResult) -> list[RenderableType]:
     m = result.migration
     status = status_of(result)
@@ -286,6 +329,8 @@ def render_terminal(analysis: Analysis, options: RenderOptions) -> str:
                 parts.extend(_detail(result))
     for pasted in sorted(analysis.pasted, key=lambda p: p.path):
         parts.extend(_pasted(pasted, full=not options.quiet))
+    if analysis.configuration.hosts or analysis.configuration.warnings:
+        parts.extend(_configuration(analysis.configuration, full=not options.quiet))
     console.print(Group(*parts))
     return console_text(console, options)
 

@@ -1,0 +1,80 @@
+"""The corroboration hook: a configuration finding moves only its own hosts' diagnoses of
+the same cause, up when it supports the cause, down when it rules the cause out."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+from ps_snapshots import host_snapshots, write_host
+
+from migdiag.api import Options, analyze
+from migdiag.diagnose.corroborate import LOWER, RAISE, corroborate
+from migdiag.model import ConfigEvidence, ConfigFinding, MigrationResult
+from migdiag.report import RENDERERS, RenderOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_LOGS = ROOT / "sample_logs" / "seed-mtu-reset"
+
+
+def _config(cause: str, effect: str, hosts: tuple[str, ...]) -> ConfigFinding:
+    return ConfigFinding(
+        id="r", cause=cause, title="t", severity="error", effect=effect, hosts=hosts,
+        evidence=tuple(ConfigEvidence(h, "Get-VMHost", "P", "v") for h in hosts),
+        explanation="e", checks=(), remediation=(),
+    )  # fmt: skip
+
+
+def _seed_result() -> MigrationResult:
+    (result,) = analyze([str(SEED_LOGS)], Options(jobs=1)).results
+    assert result.diagnosis is not None and result.diagnosis.cause == "mtu-mismatch"
+    return result
+
+
+def test_supporting_finding_raises_only_its_cause() -> None:
+    result = _seed_result()
+    base = result.diagnosis
+    assert base is not None
+    after = corroborate(result, [_config("mtu-mismatch", "supports", ("SRV1", "SRV2"))])
+    assert after.diagnosis is not None
+    assert after.diagnosis.confidence == round(min(1.0, base.confidence + RAISE), 4)
+    other = corroborate(result, [_config("insufficient-memory", "supports", ("SRV2",))])
+    assert other.diagnosis == base
+
+
+def test_ruling_out_lowers_and_other_hosts_do_not_count() -> None:
+    result = _seed_result()
+    base = result.diagnosis
+    assert base is not None
+    lowered = corroborate(result, [_config("mtu-mismatch", "rules-out", ("SRV1", "SRV2"))])
+    assert lowered.diagnosis is not None
+    assert lowered.diagnosis.confidence == round(base.confidence - LOWER, 4)
+    elsewhere = corroborate(result, [_config("mtu-mismatch", "supports", ("HV07", "HV08"))])
+    assert elsewhere == result
+
+
+def test_hostile_snapshot_text_is_shown_inert(tmp_path: Path) -> None:
+    payload = '<img src=x onerror="window.__pwned=1">\x1b[31m[bold]x[/bold]'
+    for host, size in (("SRV1", 9014), ("SRV2", 1514)):
+        snaps = host_snapshots(host, jumbo=(size,))
+        for record in snaps["Get-NetAdapterAdvancedProperty"]:
+            record["DisplayName"] = payload
+        snaps["Get-VMSwitch"][0]["Name"] = payload + host
+        write_host(tmp_path, host, snaps)
+    analysis = analyze(
+        [str(ROOT / "sample_logs" / "seed-mtu-reset"), str(tmp_path)], Options(jobs=1)
+    )
+    assert "virtual-switch-names-differ" in {f.id for f in analysis.configuration.findings}
+    plain = RenderOptions(width=100, color=False)
+    terminal = RENDERERS["terminal"](analysis, plain)
+    assert "\x1b" not in terminal and "[bold]x[/bold]" in terminal
+    html = RENDERERS["html"](analysis, plain)
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    markdown = RENDERERS["markdown"](analysis, plain)
+    assert not re.search(r"(?<!&lt;)<img", markdown)
+    doc = json.loads(RENDERERS["json"](analysis, plain))
+    values = {e["value"] for f in doc["configuration"]["findings"] for e in f["evidence"]}
+    assert any(v.startswith("<img src=x") for v in values)  # JSON keeps it verbatim
+    assert dataclasses.is_dataclass(analysis.configuration)

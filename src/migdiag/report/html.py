@@ -23,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from migdiag.model import Analysis, Migration, MigrationResult, Side
+from migdiag.report.drains import drain_views
 from migdiag.report.json_report import summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
@@ -324,7 +325,17 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
         migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
         pasted=[_pasted_view(p) for p in pasted_objs(analysis)],
+        drains=_drain_views(analysis),
     )
+
+
+def _drain_views(analysis: Analysis) -> list[dict[str, Any]]:
+    # The SVG is escaped as it is drawn (migdiag.report.drains); the rest autoescapes.
+    views = drain_views(analysis.drains)
+    for view in views:
+        view["gantt"] = Markup(view["gantt"])
+        view["concurrency"] = Markup(view["concurrency"])
+    return views
 
 
 def _pasted_view(p: dict[str, Any]) -> dict[str, Any]:

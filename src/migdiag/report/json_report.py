@@ -25,6 +25,7 @@ from migdiag.model import (
     Outcome,
     Side,
 )
+from migdiag.report.drains import drain_objs
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import Status, iso, status_of
@@ -245,6 +246,7 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
         "summary": summary_obj(analysis),
         "migrations": migrations,
         "pasted": pasted_objs(analysis),
+        "drains": drain_objs(analysis),
     }
 
 

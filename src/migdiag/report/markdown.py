@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from migdiag.model import Analysis, Finding, MigrationResult
+from migdiag.report.drains import drain_line
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     cause_label,
@@ -131,4 +132,10 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
             else:
                 lines.append(f"- Differential #{rank}: {md(f.title)} (`{md(f.signature_id)}`)")
         lines += [f"- To be sure: {md(m)}" for m in pasted.missing]
+    if analysis.drains:
+        lines += ["", "### Drains", ""]
+        for d in analysis.drains:
+            lines.append(f"- {md(drain_line(d))}")
+            if not options.quiet:
+                lines += [f"  - {md(f.title)}: {md(f.advice)}" for f in d.findings]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,199 @@
+"""Correlated migrations -> drains: the evacuation of a host judged as a whole.
+
+The grouping rule (docs/reports.md shows it to users): migrations are taken per source host in
+order of their first transfer event (20413, else their first event).  A migration joins the
+drain running on its source when it starts less than ``DRAIN_GAP`` (60 s) after every earlier
+migration of that drain has ended, or while one still runs; a longer quiet gap opens a new
+drain.  Destinations may differ (a node evacuation spreads VMs over the cluster).  A drain has
+at least two migrations: a lone move is judged by the signatures alone.
+
+Drains are computed from ``Migration`` objects, never from raw events.  This is a whole-table
+job (per source, per time step), so pandas does it; it is imported only when there are
+migrations to group, because importing it costs ~0.3 s and most analyses are of one failure.
+
+Speed findings are data (``speed_rules/``) evaluated by ``migdiag.speed`` on the figures
+computed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from migdiag.model import Drain, DrainMember, Migration, Outcome, SpeedFacts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DRAIN_GAP = timedelta(seconds=60)
+MIGRATION_LIMIT_CODE = "0x800700AA"  # E_BUSY: more migrations than the host allows at once
+
+
+def find_drains(
+    migrations: Sequence[Migration],
+    memory_bytes: Mapping[str, int] | None = None,
+    facts: Mapping[str, SpeedFacts] | None = None,
+) -> tuple[Drain, ...]:
+    """Group migrations into drains and measure each; ``memory_bytes`` maps a VM's id or name
+    to its memory size, ``facts`` a source host's short name to what is known of its link."""
+    members = [
+        (m.source, _member(m, memory_bytes or {}))
+        for m in migrations
+        if m.source and m.started and m.ended
+    ]
+    if len(members) < 2:
+        return ()
+    import pandas as pd  # here, not at import: see the module docstring
+
+    table = pd.DataFrame(
+        {
+            "source": [s for s, _ in members],
+            "start": [m.transfer_started for _, m in members],
+            "end": [m.ended for _, m in members],
+            "member": [m for _, m in members],
+            "id": [m.migration_id for _, m in members],
+        }
+    ).sort_values(["source", "start", "id"], kind="stable", ignore_index=True)
+    # The latest end among the earlier migrations of the same source: a start more than the
+    # gap after it begins a new drain.
+    latest_end = table.groupby("source")["end"].cummax()
+    previous_end = latest_end.groupby(table["source"]).shift()
+    opens = previous_end.isna() | (table["start"] - previous_end > DRAIN_GAP)
+    table["drain"] = opens.cumsum()
+    drains = []
+    for _, group in table.groupby("drain", sort=True):
+        if len(group) < 2:
+            continue
+        source = str(group["source"].iloc[0])
+        drains.append(_drain(source, list(group["member"]), (facts or {}).get(source)))
+    drains.sort(key=lambda d: (d.start, d.source))
+    return tuple(drains)
+
+
+def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
+    assert m.started and m.ended
+    transfer = next(
+        (
+            t
+            for e, t in zip(m.events, m.corrected_times, strict=False)
+            if e.event_id == 20413 and e.short_host == m.source
+        ),
+        m.started,
+    )
+    offline = next((p.started for p in m.phases if p.name == "offline" and p.started), None)
+    memory = None
+    for key in (m.vm_id, m.vm_name, (m.vm_name or "").upper()):
+        if key and key in memory_bytes:
+            memory = memory_bytes[key]
+            break
+    refused = m.outcome is Outcome.FAILED and any(
+        MIGRATION_LIMIT_CODE in e.error_codes for e in m.events
+    )
+    return DrainMember(
+        migration_id=m.id,
+        vm_name=m.vm_name,
+        destination=m.destination,
+        outcome=m.outcome,
+        requested=m.started,
+        transfer_started=transfer,
+        ended=m.ended,
+        blackout_at=offline,
+        blackout_s=m.blackout_s,
+        concurrency=1.0,
+        memory_bytes=memory,
+        refused=refused,
+    )
+
+
+def _steps(members: Sequence[DrainMember]) -> pd.Series[int]:
+    """Running migrations over time: the count from each change on (ends before starts when
+    they coincide, so that back-to-back moves on one slot do not count as two)."""
+    import pandas as pd
+
+    changes = pd.DataFrame(
+        {
+            "time": [m.transfer_started for m in members] + [m.ended for m in members],
+            "delta": [1] * len(members) + [-1] * len(members),
+        }
+    ).sort_values(["time", "delta"], kind="stable")
+    running = changes.groupby("time", sort=True)["delta"].sum().cumsum()
+    return running.astype(int)
+
+
+def _mean_running(steps: pd.Series[int], start: datetime, end: datetime) -> float:
+    """The migration's effective concurrency: the harmonic mean of the running count over
+    its transfer, time-weighted.  A migration sharing a full link gets ``1/k`` of it while
+    ``k`` run, so this is the ``k`` that gives the share it had on average (an arithmetic
+    mean would overstate it for moves that ran partly in a busy and partly in a quiet time)."""
+    if end <= start or not len(steps):
+        return 1.0
+    inverse = 0.0
+    times = list(steps.index)
+    values = [int(v) for v in steps.to_numpy()]
+    for i, t in enumerate(times):
+        lo = max(t, start)
+        hi = min(times[i + 1] if i + 1 < len(times) else end, end)
+        if hi > lo and values[i] > 0:
+            inverse += (hi - lo).total_seconds() / values[i]
+    if inverse <= 0:
+        return 1.0
+    return max(1.0, (end - start).total_seconds() / inverse)
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _drain(source: str, members: list[DrainMember], facts: SpeedFacts | None) -> Drain:
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from migdiag.speed import evaluate
+
+    members.sort(key=lambda m: (m.transfer_started, m.migration_id))
+    steps = _steps(members)
+    members = [
+        replace(m, concurrency=round(_mean_running(steps, m.transfer_started, m.ended), 3))
+        for m in members
+    ]
+    start = min(m.transfer_started for m in members)
+    end = max(m.ended for m in members)
+    done = [m for m in members if m.outcome is Outcome.SUCCEEDED]
+    durations = [m.duration_s for m in done]
+    blackouts = [m.blackout_s for m in done if m.blackout_s is not None]
+    sizes = [m.memory_bytes for m in done]
+    moved = sum(s for s in sizes if s is not None) if sizes and None not in sizes else None
+    wall = (end - start).total_seconds()
+    ident = hashlib.sha1(f"{source}|{start.isoformat()}".encode()).hexdigest()[:10]
+    drain = Drain(
+        id=f"d-{ident}",
+        source=source,
+        destinations=tuple(sorted({m.destination for m in members if m.destination})),
+        start=start,
+        end=end,
+        members=tuple(members),
+        max_concurrent=int(steps.max()) if len(steps) else 1,
+        concurrency=tuple(
+            (t.to_pydatetime(), int(n))
+            for t, n in zip(pd.DatetimeIndex(steps.index), steps.to_numpy(), strict=True)
+        ),
+        median_duration_s=_quantile(durations, 0.5),
+        p95_duration_s=_quantile(durations, 0.95),
+        median_blackout_s=_quantile(blackouts, 0.5),
+        max_blackout_s=max(blackouts) if blackouts else None,
+        queued_s=round(sum(max(0.0, m.queued_s) for m in members), 3),
+        refusals=sum(1 for m in members if m.refused),
+        memory_bytes=moved,
+        gbps=moved * 8 / wall / 1e9 if moved is not None and wall > 0 else None,
+        facts=facts or SpeedFacts(),
+    )
+    return replace(drain, findings=evaluate(drain))

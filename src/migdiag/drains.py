@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 DRAIN_GAP = timedelta(seconds=60)
 MIGRATION_LIMIT_CODE = "0x800700AA"  # E_BUSY: more migrations than the host allows at once
+# 21501's verified text (its payload order is a guess: the migration-limit signature says so).
+MIGRATION_LIMIT_TEXT = "migration limit"
 
 
 def find_drains(
@@ -83,13 +85,15 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
         m.started,
     )
     offline = next((p.started for p in m.phases if p.name == "offline" and p.started), None)
+    ended = _ended(m)
     memory = None
     for key in (m.vm_id, m.vm_name, (m.vm_name or "").upper()):
         if key and key in memory_bytes:
             memory = memory_bytes[key]
             break
     refused = m.outcome is Outcome.FAILED and any(
-        MIGRATION_LIMIT_CODE in e.error_codes for e in m.events
+        MIGRATION_LIMIT_CODE in e.error_codes or MIGRATION_LIMIT_TEXT in (e.message or "")
+        for e in m.events
     )
     return DrainMember(
         migration_id=m.id,
@@ -98,13 +102,38 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
         outcome=m.outcome,
         requested=m.started,
         transfer_started=transfer,
-        ended=m.ended,
+        ended=ended,
         blackout_at=offline,
         blackout_s=m.blackout_s,
         concurrency=1.0,
         memory_bytes=memory,
         refused=refused,
     )
+
+
+# Events that end an attempt (as correlation's cut); a failed attempt is over at its first.
+_TERMINAL_IDS = frozenset({20415, 20417, 21024, 21026, 21111, 21500, 21501, 21502, 21503, 21301})
+_TAIL = timedelta(seconds=1)
+
+
+def _ended(m: Migration) -> datetime:
+    """When the attempt stopped using the link: its last event, or for a failed attempt the
+    last event up to a second after its first terminal one (a retry's first events that
+    correlation kept with the failed attempt must not stretch it over the retry)."""
+    assert m.ended
+    if m.outcome is not Outcome.FAILED:
+        return m.ended
+    first = min(
+        (
+            t
+            for e, t in zip(m.events, m.corrected_times, strict=False)
+            if e.event_id in _TERMINAL_IDS
+        ),
+        default=None,
+    )
+    if first is None:
+        return m.ended
+    return max(t for t in m.corrected_times if t <= first + _TAIL)
 
 
 def _steps(members: Sequence[DrainMember]) -> pd.Series[int]:

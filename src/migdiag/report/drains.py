@@ -206,13 +206,15 @@ def _title(d: Drain) -> str:
 
 def _axis(d: Drain, width: float) -> str:
     ticks = []
+    end = " drain-axis-end"  # the last label ends at its tick, inside the chart
     span = (d.end - min(min(m.requested for m in d.members), d.start)).total_seconds()
     for i in range(5):
         x = _LABEL + width * i / 4
         ticks.append(
             f'<line x1="{x:.1f}" y1="{_AXIS - 4}" x2="{x:.1f}" y2="{_AXIS + 2}" '
             'class="drain-tick"/>'
-            f'<text x="{x:.1f}" y="{_AXIS - 8}" class="drain-axis">+{wall(span * i / 4)}</text>'
+            f'<text x="{x:.1f}" y="{_AXIS - 8}" class="drain-axis{end if i == 4 else ""}">'
+            f"+{wall(span * i / 4)}</text>"
         )
     return "".join(ticks)
 

@@ -122,3 +122,9 @@ def test_slow_outlier_names_the_vm_and_its_migration() -> None:
     (named,) = finding.migrations
     (member,) = [m for m in found.members if m.migration_id == named]
     assert member.vm_name == "VM05" and finding.summary.startswith("VM05 took")
+
+
+def test_reports_page_documents_every_speed_rule() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "reports.md").read_text(encoding="utf-8")
+    for rule in builtin_rules():
+        assert f"`{rule.id}`" in page, rule.id

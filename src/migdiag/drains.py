@@ -151,24 +151,38 @@ def _steps(members: Sequence[DrainMember]) -> pd.Series[int]:
     return running.astype(int)
 
 
-def _mean_running(steps: pd.Series[int], start: datetime, end: datetime) -> float:
-    """The migration's effective concurrency: the harmonic mean of the running count over
+def _effective_concurrency(steps: pd.Series[int], members: Sequence[DrainMember]) -> list[float]:
+    """Each migration's effective concurrency: the harmonic mean of the running count over
     its transfer, time-weighted.  A migration sharing a full link gets ``1/k`` of it while
     ``k`` run, so this is the ``k`` that gives the share it had on average (an arithmetic
-    mean would overstate it for moves that ran partly in a busy and partly in a quiet time)."""
-    if end <= start or not len(steps):
-        return 1.0
-    inverse = 0.0
-    times = list(steps.index)
-    values = [int(v) for v in steps.to_numpy()]
-    for i, t in enumerate(times):
-        lo = max(t, start)
-        hi = min(times[i + 1] if i + 1 < len(times) else end, end)
-        if hi > lo and values[i] > 0:
-            inverse += (hi - lo).total_seconds() / values[i]
-    if inverse <= 0:
-        return 1.0
-    return max(1.0, (end - start).total_seconds() / inverse)
+    mean would overstate it for moves that ran partly in a busy and partly in a quiet time).
+
+    Whole-table: the running integral of ``1/k`` over the drain, read at every start and end
+    (a loop over steps per migration is quadratic in a fleet-sized drain)."""
+    import numpy as np
+
+    if not len(steps):
+        return [1.0] * len(members)
+    origin = steps.index[0]
+    at = np.asarray((steps.index - origin).total_seconds(), dtype=float)
+    running = steps.to_numpy().astype(float)
+    inverse = np.divide(1.0, running, out=np.zeros_like(running), where=running > 0)
+    # integral[i]: the integral of 1/k from the first change to change i.
+    integral = np.concatenate(([0.0], np.cumsum(inverse[:-1] * np.diff(at))))
+
+    def integral_at(t: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(at, t, side="right") - 1, 0, len(at) - 1)
+        value: np.ndarray = integral[i] + inverse[i] * (t - at[i])
+        return value
+
+    starts = np.array([(m.transfer_started - origin).total_seconds() for m in members])
+    ends = np.array([(m.ended - origin).total_seconds() for m in members])
+    shares = integral_at(ends) - integral_at(starts)
+    spans = ends - starts
+    out = []
+    for span, share in zip(spans.tolist(), shares.tolist(), strict=True):
+        out.append(max(1.0, span / share) if span > 0 and share > 0 else 1.0)
+    return out
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:
@@ -191,8 +205,8 @@ def _drain(source: str, members: list[DrainMember], facts: SpeedFacts | None) ->
     members.sort(key=lambda m: (m.transfer_started, m.migration_id))
     steps = _steps(members)
     members = [
-        replace(m, concurrency=round(_mean_running(steps, m.transfer_started, m.ended), 3))
-        for m in members
+        replace(m, concurrency=round(k, 3))
+        for m, k in zip(members, _effective_concurrency(steps, members), strict=True)
     ]
     start = min(m.transfer_started for m in members)
     end = max(m.ended for m in members)

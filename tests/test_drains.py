@@ -155,3 +155,37 @@ def test_drains_import_pandas_only_when_there_is_something_to_group() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_a_drain_over_a_stated_link_carries_throughput_and_worker_figures(tmp_path: Path) -> None:
+    vms = [dict(v, memory_gb=8) for v in _vms("A", 6)]
+    scenario = parse_scenario(
+        {
+            "name": "link",
+            "start": "2024-03-01T09:00:00Z",
+            "hosts": HOSTS,
+            "vms": vms,
+            "steps": [
+                {
+                    "drain": {
+                        "from": "HV01",
+                        "to": "HV02",
+                        "parallel": 3,
+                        "link_gbps": 10,
+                        "performance": "tcpip",
+                    }
+                }
+            ],
+        }
+    )
+    synthesize(scenario, tmp_path / "logs")
+    memory = {v["id"]: 8 * 1024**3 for v in vms}  # by VM id, as a snapshot's Get-VM gives
+    analysis = analyze([str(tmp_path / "logs")], Options(jobs=1, vm_memory=memory))
+    (drain,) = analysis.drains
+    assert drain.max_concurrent == 3
+    assert drain.memory_bytes == 6 * 8 * 1024**3
+    # 3 at once share 10 Gbps x 0.9 on the wire: the drain moves about 9 Gbit/s.
+    assert drain.gbps is not None and 6 <= drain.gbps <= 9.5
+    assert all(m.gbps is not None and 2 <= m.gbps <= 3.2 for m in drain.members)
+    # The Worker's 22509, read back from the EVTX: dirty pages and saved state.
+    assert all(m.dirty_pages and m.saved_state_kb == 2048 for m in drain.members)

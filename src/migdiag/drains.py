@@ -95,6 +95,7 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
         MIGRATION_LIMIT_CODE in e.error_codes or MIGRATION_LIMIT_TEXT in (e.message or "")
         for e in m.events
     )
+    dirty_pages, saved_state_kb = _blackout_figures(m)
     return DrainMember(
         migration_id=m.id,
         vm_name=m.vm_name,
@@ -108,7 +109,27 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
         concurrency=1.0,
         memory_bytes=memory,
         refused=refused,
+        dirty_pages=dirty_pages,
+        saved_state_kb=saved_state_kb,
     )
+
+
+def _blackout_figures(m: Migration) -> tuple[int | None, int | None]:
+    """Dirty pages and saved-state KB from the Worker's 22509, where logged."""
+    for e in m.events:
+        if e.event_id == 22509 and e.provider.endswith("Hyper-V-Worker"):
+            # Element names on newer builds are not published: by name where given, else
+            # by position (%3 dirty pages, %4 KB of saved state).
+            pages = e.field("DirtyPages") or e.param(3)
+            state = e.field("SavedStateSize") or e.param(4)
+            try:
+                return (
+                    int(pages.replace(",", "")) if pages else None,
+                    int(state.replace(",", "")) if state else None,
+                )
+            except ValueError:
+                return None, None
+    return None, None
 
 
 # Events that end an attempt (as correlation's cut); a failed attempt is over at its first.

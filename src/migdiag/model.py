@@ -333,6 +333,8 @@ class DrainMember:
     )
     memory_bytes: int | None = None  # the VM's memory, where known
     refused: bool = False  # failed because the host's migration limit was reached
+    dirty_pages: int | None = None  # copied during the blackout (Worker 22509)
+    saved_state_kb: int | None = None  # device state copied during the blackout (22509)
 
     @property
     def queued_s(self) -> float:

@@ -62,6 +62,8 @@ FIGURES = (
     "outlier_ratio",
     "outlier_extra_s",
     "slowest_blackout_s",
+    "slowest_dirty_pages",
+    "peer_dirty_pages",
     "peer_median_s",
     "max_blackout_s",
     "long_blackouts",
@@ -245,7 +247,13 @@ def evaluate(drain: Drain, rules: Sequence[SpeedRule] | None = None) -> tuple[Sp
                 title=rule.title,
                 severity=rule.severity,
                 summary=rule.summary.format_map(shown),
-                evidence=tuple(e.format_map(shown) for e in rule.evidence),
+                evidence=tuple(
+                    e.format_map(shown)
+                    for e in rule.evidence
+                    # A line whose every figure is unknown says nothing.
+                    if any(figures.get(k) is not None for k in _placeholders(e))
+                    or not _placeholders(e)
+                ),
                 explanation=rule.explanation.format_map(shown),
                 checks=rule.checks,
                 remediation=tuple(r.format_map(shown) for r in rule.remediation),
@@ -337,6 +345,11 @@ def _levels(done: Sequence[DrainMember], link: float | None) -> dict[str, Figure
     return out
 
 
+def _median_or_none(values: Sequence[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def _outlier(done: Sequence[DrainMember]) -> dict[str, Figure]:
     """The slowest member against its peers: seconds per GB where sizes are known, else
     seconds (then the VMs are taken to be alike)."""
@@ -361,5 +374,7 @@ def _outlier(done: Sequence[DrainMember]) -> dict[str, Figure]:
         "outlier_ratio": cost(slowest) / median if median > 0 else None,
         "outlier_extra_s": slowest.duration_s - peer_seconds,
         "slowest_blackout_s": slowest.blackout_s,
+        "slowest_dirty_pages": slowest.dirty_pages,
+        "peer_dirty_pages": _median_or_none([m.dirty_pages for m in done if m is not slowest]),
         "peer_median_s": peer_seconds,
     }

@@ -53,6 +53,8 @@ def member_obj(m: DrainMember) -> dict[str, Any]:
         "memory_bytes": m.memory_bytes,
         "gbps": _num(m.gbps),
         "refused": m.refused,
+        "dirty_pages": m.dirty_pages,
+        "saved_state_kb": m.saved_state_kb,
     }
 
 

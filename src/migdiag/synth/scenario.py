@@ -165,6 +165,16 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
             t_end + timedelta(seconds=0.05),
             [vm.id, f"{duration:.1f}", resource],
         )
+        if "dirty_pages" in step:
+            # The link model's drains: the Worker's blackout figures (22509), on the
+            # destination, where the VM now runs.
+            em.emit(
+                dst.name,
+                "worker",
+                22509,
+                t_end - timedelta(seconds=0.1),
+                [vm.name, f"{blackout}", str(step["dirty_pages"]), str(step["saved_state_kb"])],
+            )
         long_blackout = bool(step.get("long_blackout", blackout >= 10.0))
         em.emit(
             src.name,
@@ -332,6 +342,9 @@ def _drain_over_link(
         }
         if vm.blackout_s is not None:
             sub["blackout_s"] = vm.blackout_s
+        # Pages still dirty at the pause: a share of what the VM dirties (4 KiB pages).
+        sub["dirty_pages"] = round(vm.memory_gb * vm.churn * 0.05 * 262144)
+        sub["saved_state_kb"] = 2048
         _migrate(em, sub, vm, start + timedelta(seconds=t0))
 
 

@@ -179,7 +179,8 @@ def test_a_drain_over_a_stated_link_carries_throughput_and_worker_figures(tmp_pa
         }
     )
     synthesize(scenario, tmp_path / "logs")
-    memory = {v["id"]: 8 * 1024**3 for v in vms}  # by VM id, as a snapshot's Get-VM gives
+    # By VM id in braces and lower case, as a snapshot's Get-VM may give it.
+    memory = {"{" + v["id"].lower() + "}": 8 * 1024**3 for v in vms}
     analysis = analyze([str(tmp_path / "logs")], Options(jobs=1, vm_memory=memory))
     (drain,) = analysis.drains
     assert drain.max_concurrent == 3

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from migdiag.model import Drain, DrainMember, Migration, Outcome, SpeedFacts
+from migdiag.model import Drain, DrainMember, Migration, Outcome, SpeedFacts, short_host
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,10 +40,10 @@ def find_drains(
 ) -> tuple[Drain, ...]:
     """Group migrations into drains and measure each; ``memory_bytes`` maps a VM's id or name
     to its memory size, ``facts`` a source host's short name to what is known of its link."""
+    # VM ids (GUIDs, with or without braces) and names match whatever their case.
+    sizes = {k.strip("{}").upper(): v for k, v in (memory_bytes or {}).items()}
     members = [
-        (m.source, _member(m, memory_bytes or {}))
-        for m in migrations
-        if m.source and m.started and m.ended
+        (m.source, _member(m, sizes)) for m in migrations if m.source and m.started and m.ended
     ]
     if len(members) < 2:
         return ()
@@ -69,7 +69,8 @@ def find_drains(
         if len(group) < 2:
             continue
         source = str(group["source"].iloc[0])
-        drains.append(_drain(source, list(group["member"]), (facts or {}).get(source)))
+        known = {short_host(h): f for h, f in (facts or {}).items()}
+        drains.append(_drain(source, list(group["member"]), known.get(source)))
     drains.sort(key=lambda d: (d.start, d.source))
     return tuple(drains)
 
@@ -87,7 +88,7 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
     offline = next((p.started for p in m.phases if p.name == "offline" and p.started), None)
     ended = _ended(m)
     memory = None
-    for key in (m.vm_id, m.vm_name, (m.vm_name or "").upper()):
+    for key in (m.vm_id, (m.vm_name or "").upper()):
         if key and key in memory_bytes:
             memory = memory_bytes[key]
             break

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from migdiag.model import (
     InputReport,
     Migration,
     PastedText,
+    SpeedFacts,
 )
 from migdiag.read_input import IGNORED, FileResult, read_source, read_with_default_catalog
 from migdiag.readers import InputSource, ReadStats
@@ -61,6 +62,10 @@ class Options:
     file_time_limit: float = 120.0  # seconds one file may take before its reader is killed
     engine: str = "local"  # or "dask": the per-file read runs as tasks on a Dask cluster
     scheduler: str | None = None  # the Dask scheduler's address, with engine "dask"
+    # Drains: each VM's memory in bytes, by VM id or name (a configuration snapshot's
+    # Get-VM), and what is known of each source host's link, by short host name.
+    vm_memory: Mapping[str, int] | None = None
+    speed_facts: Mapping[str, SpeedFacts] | None = None
 
 
 def _read_all(
@@ -218,6 +223,9 @@ def _analyze(
 
         results = tuple(corroborate(r, configuration.findings) for r in results)
 
+    from migdiag.drains import find_drains
+
+    drains = find_drains(correlation.migrations, options.vm_memory, options.speed_facts)
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
         warnings.append(
@@ -236,6 +244,7 @@ def _analyze(
         last_event=max(times) if times else None,
         pasted=tuple(pasted),
         configuration=configuration,
+        drains=drains,
     )
 
 

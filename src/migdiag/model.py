@@ -346,6 +346,106 @@ class ConfigurationReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeedFacts:
+    """What is known of a source host's migration link (from a configuration snapshot, or
+    told by the caller): every field may be unknown, and rules that need one then stay quiet."""
+
+    link_gbps: float | None = None  # the live-migration network's speed (a team: its sum)
+    performance_option: str | None = None  # TCPIP, Compression or SMB (Get-VMHost)
+    max_migrations: int | None = None  # MaximumVirtualMachineMigrations
+    smb_limit_gbps: float | None = None  # Get-SmbBandwidthLimit -Category LiveMigration
+
+
+@dataclass(frozen=True, slots=True)
+class DrainMember:
+    """One migration's place in a drain: a row of the drain's Gantt chart."""
+
+    migration_id: str
+    vm_name: str | None
+    destination: str | None
+    outcome: Outcome
+    requested: datetime  # the attempt's first event (cluster move or start request)
+    transfer_started: datetime  # its first transfer event (20413), else ``requested``
+    ended: datetime
+    blackout_at: datetime | None  # when the VM was paused (offline phase), where logged
+    blackout_s: float | None
+    concurrency: (
+        float  # effective number running during its transfer (harmonic mean), itself included
+    )
+    memory_bytes: int | None = None  # the VM's memory, where known
+    refused: bool = False  # failed because the host's migration limit was reached
+    dirty_pages: int | None = None  # copied during the blackout (Worker 22509)
+    saved_state_kb: int | None = None  # device state copied during the blackout (22509)
+
+    @property
+    def queued_s(self) -> float:
+        return (self.transfer_started - self.requested).total_seconds()
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended - self.transfer_started).total_seconds()
+
+    @property
+    def gbps(self) -> float | None:
+        """Effective throughput (memory moved over transfer time), for a completed move."""
+        if self.memory_bytes is None or self.outcome is not Outcome.SUCCEEDED:
+            return None
+        return self.memory_bytes * 8 / max(self.duration_s, 0.001) / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedFinding:
+    """A speed rule (``speed_rules/*.yaml``) that matched a drain, in the seed's terms."""
+
+    rule_id: str
+    title: str
+    severity: str
+    summary: str  # one line: what was seen and what it means
+    evidence: tuple[str, ...]
+    explanation: str
+    checks: tuple[str, ...]
+    remediation: tuple[str, ...]
+    advice: str  # the number the rule advises, and why
+    migrations: tuple[str, ...] = ()  # the migrations it names (an outlier, long blackouts)
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Migrations that left one host close together in time: an evacuation, a CAU pass."""
+
+    id: str
+    source: str
+    destinations: tuple[str, ...]
+    start: datetime
+    end: datetime
+    members: tuple[DrainMember, ...]  # by transfer start
+    max_concurrent: int
+    concurrency: tuple[tuple[datetime, int], ...]  # from each time on, so many running
+    median_duration_s: float | None
+    p95_duration_s: float | None
+    median_blackout_s: float | None
+    max_blackout_s: float | None
+    queued_s: float  # summed over members: request to first transfer event
+    refusals: int  # attempts refused for the host's migration limit
+    memory_bytes: int | None  # moved by completed members, where every size is known
+    gbps: float | None  # memory moved over the drain's wall time
+    facts: SpeedFacts = SpeedFacts()
+    findings: tuple[SpeedFinding, ...] = ()
+
+    @property
+    def wall_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for m in self.members if m.outcome is Outcome.FAILED)
+
+    @property
+    def migration_ids(self) -> tuple[str, ...]:
+        return tuple(m.migration_id for m in self.members)
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """The result of ``migdiag.analyze``: what every renderer renders."""
 
@@ -358,6 +458,7 @@ class Analysis:
     last_event: datetime | None = None
     pasted: tuple[PastedText, ...] = ()
     configuration: ConfigurationReport = ConfigurationReport()
+    drains: tuple[Drain, ...] = ()  # see migdiag.drains
 
     @property
     def migrations(self) -> tuple[Migration, ...]:

@@ -23,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from migdiag.model import Analysis, Migration, MigrationResult, Side
+from migdiag.report.drains import drain_views
 from migdiag.report.json_report import configuration_obj, summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
@@ -327,7 +328,17 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         configuration=_pasted_view(configuration_obj(analysis.configuration))
         if analysis.configuration.hosts or analysis.configuration.warnings
         else None,
+        drains=_drain_views(analysis),
     )
+
+
+def _drain_views(analysis: Analysis) -> list[dict[str, Any]]:
+    # The SVG is escaped as it is drawn (migdiag.report.drains); the rest autoescapes.
+    views = drain_views(analysis.drains)
+    for view in views:
+        view["gantt"] = Markup(view["gantt"])
+        view["concurrency"] = Markup(view["concurrency"])
+    return views
 
 
 def _pasted_view(p: dict[str, Any]) -> dict[str, Any]:

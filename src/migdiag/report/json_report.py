@@ -26,6 +26,7 @@ from migdiag.model import (
     Outcome,
     Side,
 )
+from migdiag.report.drains import drain_objs
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import Status, iso, status_of
@@ -247,6 +248,7 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
         "migrations": migrations,
         "pasted": pasted_objs(analysis),
         "configuration": configuration_obj(analysis.configuration),
+        "drains": drain_objs(analysis),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult
+from migdiag.report.drains import drain_line
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     cause_label,
@@ -133,6 +134,12 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
         lines += [f"- To be sure: {md(m)}" for m in pasted.missing]
     if analysis.configuration.hosts or analysis.configuration.warnings:
         lines += _configuration_lines(analysis.configuration)
+    if analysis.drains:
+        lines += ["", "### Drains", ""]
+        for d in analysis.drains:
+            lines.append(f"- {md(drain_line(d))}")
+            if not options.quiet:
+                lines += [f"  - {md(f.title)}: {md(f.advice)}" for f in d.findings]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult, PastedText
+from migdiag.report.drains import drain_line
 from migdiag.report.options import RenderOptions
 from migdiag.report.text import (
     Status,
@@ -311,6 +312,19 @@ def _detail(result: MigrationResult) -> list[RenderableType]:
     return out
 
 
+def _drains(analysis: Analysis, full: bool) -> list[RenderableType]:
+    """One line per drain; its speed findings' advice under it unless quiet."""
+    if not analysis.drains:
+        return []
+    out: list[RenderableType] = [Text(""), Text("drains", style="bold")]
+    for d in analysis.drains:
+        out.append(Text(drain_line(d)))  # Text, not markup: host and VM names are log text
+        if full:
+            for f in d.findings:
+                out.append(Text.assemble(("  advice: ", "cyan"), clean(f.advice, one_line=True)))
+    return out
+
+
 def render_terminal(analysis: Analysis, options: RenderOptions) -> str:
     """The terminal report as a string (ANSI styled only when ``options.color``)."""
     console = make_console(options)
@@ -331,6 +345,7 @@ def render_terminal(analysis: Analysis, options: RenderOptions) -> str:
         parts.extend(_pasted(pasted, full=not options.quiet))
     if analysis.configuration.hosts or analysis.configuration.warnings:
         parts.extend(_configuration(analysis.configuration, full=not options.quiet))
+    parts.extend(_drains(analysis, full=not options.quiet))
     console.print(Group(*parts))
     return console_text(console, options)
 

@@ -40,6 +40,8 @@ class Vm:
     name: str
     id: str
     memory_gb: float = 4.0
+    churn: float = 0.02  # link model: share of memory dirtied and copied again
+    blackout_s: float | None = None  # link model: this VM's blackout, else a short jitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,16 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
             t_end + timedelta(seconds=0.05),
             [vm.id, f"{duration:.1f}", resource],
         )
+        if "dirty_pages" in step:
+            # The link model's drains: the Worker's blackout figures (22509), on the
+            # destination, where the VM now runs.
+            em.emit(
+                dst.name,
+                "worker",
+                22509,
+                t_end - timedelta(seconds=0.1),
+                [vm.name, f"{blackout}", str(step["dirty_pages"]), str(step["saved_state_kb"])],
+            )
         long_blackout = bool(step.get("long_blackout", blackout >= 10.0))
         em.emit(
             src.name,
@@ -234,20 +246,118 @@ def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> 
 
 
 def _drain(em: _Emitter, step: Mapping[str, Any], vms: Mapping[str, Vm]) -> None:
-    names = step.get("vms") or list(vms)
+    names = list(step.get("vms") or list(vms))
     parallel = max(1, int(step.get("parallel", 2)))
     start = _at(em.scenario, step.get("at", 0))
     failures: Mapping[str, str] = step.get("failures") or {}
+    targets = step["to"] if isinstance(step.get("to"), list) else [step.get("to")]
+    if step.get("retry_failed"):
+        # The failed ones are queued again at the end, and then succeed.
+        names += [name for name in names if name in failures]
+    if "link_gbps" in step:
+        _drain_over_link(em, step, vms, names, targets, parallel, start, failures)
+        return
     slots = [start] * parallel
+    tried: set[str] = set()
     for index, name in enumerate(names):
-        vm = vms[name]
+        vm, target = vms[name], targets[index % len(targets)]
         slot = index % parallel
         t = slots[slot]
         rng = _stable_rng(em.scenario.seed, "drain", name)
         duration = float(step.get("duration_s", max(4.0, vm.memory_gb * 1.6))) + rng.random() * 2
-        sub = {**step, "duration_s": round(duration, 1), "failure": failures.get(name)}
+        failure = failures.get(name) if name not in tried else None
+        tried.add(name)
+        sub = {**step, "to": target, "duration_s": round(duration, 1), "failure": failure}
         _migrate(em, sub, vm, t)
         slots[slot] = t + timedelta(seconds=duration + 1.0 + rng.random())
+
+
+# The link model (docs/scenarios.md): share of the link's speed a performance option uses,
+# the data it sends per byte of memory, and the most one migration reaches on its own.
+_EFFICIENCY = {"tcpip": 0.9, "compression": 0.9, "smb": 0.95}
+_DATA_PER_BYTE = {"tcpip": 1.0, "compression": 0.5, "smb": 1.0}
+_ONE_MIGRATION_GBPS = {"tcpip": 4.0, "compression": 8.0, "smb": None}  # SMB: Multichannel
+
+
+def _drain_over_link(
+    em: _Emitter,
+    step: Mapping[str, Any],
+    vms: Mapping[str, Vm],
+    names: Sequence[str],
+    targets: Sequence[Any],
+    parallel: int,
+    start: datetime,
+    failures: Mapping[str, str],
+) -> None:
+    """Durations that follow from memory, concurrency and the link: a fluid simulation in
+    which the running migrations share the link (see docs/scenarios.md)."""
+    option = str(step.get("performance", "tcpip")).lower()
+    if option not in _EFFICIENCY:
+        raise ScenarioError(f"scenario {em.scenario.name}: unknown performance {option!r}")
+    link = float(step["link_gbps"]) * _EFFICIENCY[option]
+    if option == "smb" and step.get("smb_limit_gbps"):
+        link = min(link, float(step["smb_limit_gbps"]))
+    data_rate = link / _DATA_PER_BYTE[option]  # memory moved per second by the whole link
+    one = step.get("per_migration_gbps", _ONE_MIGRATION_GBPS[option])
+    knee = step.get("knee")  # past this many at once the link carries less in total
+    overhead = float(step.get("overhead_s", 0.8))
+    gap = float(step.get("gap_s", 0.5))
+
+    def rate(running: int) -> float:
+        total = data_rate * (min(1.0, float(knee) / running) if knee else 1.0)
+        share = total / running
+        return min(share, float(one) / _DATA_PER_BYTE[option]) if one else share
+
+    queue = list(enumerate(names))
+    # Running: queue position -> [vm name, start, end of setup, Gbit left to copy, slot];
+    # times in seconds after the drain's start.
+    running: dict[int, list[Any]] = {}
+    now = 0.0
+    free_at = [0.0] * parallel
+    done: list[tuple[int, str, float, float]] = []
+    while queue or running:
+        for slot in range(parallel):
+            busy = any(r[4] == slot for r in running.values())
+            if queue and free_at[slot] <= now + 1e-9 and not busy:
+                index, name = queue.pop(0)
+                vm = vms[name]
+                bits = vm.memory_gb * 8 * (1 + vm.churn)
+                running[index] = [name, now, now + overhead, bits, slot]
+        transferring = [r for r in running.values() if r[2] <= now + 1e-9]
+        per = rate(len(transferring)) if transferring else 0.0
+        # The next moment anything changes: a setup ends, a copy ends, a slot frees.
+        horizon = [r[2] for r in running.values() if r[2] > now + 1e-9]
+        horizon += [now + r[3] / per for r in transferring if per > 0]
+        horizon += [t for t in free_at if t > now + 1e-9] if queue else []
+        if not horizon:
+            break
+        nxt = min(horizon)
+        for r in transferring:
+            r[3] -= per * (nxt - now)
+        now = nxt
+        for index, r in list(running.items()):
+            if r[2] <= now + 1e-9 and r[3] <= 1e-6:
+                end = now + (vms[r[0]].blackout_s or 0.6)
+                done.append((index, r[0], r[1], end))
+                free_at[r[4]] = end + gap
+                del running[index]
+    tried: set[str] = set()
+    for index, name, t0, t1 in sorted(done, key=lambda d: d[0]):
+        vm = vms[name]
+        failure = failures.get(name) if name not in tried else None
+        tried.add(name)
+        sub = {
+            **step,
+            "to": targets[index % len(targets)],
+            "duration_s": round(t1 - t0, 1),
+            "failure": failure,
+        }
+        if vm.blackout_s is not None:
+            sub["blackout_s"] = vm.blackout_s
+        # Pages still dirty at the pause: a share of what the VM dirties (4 KiB pages).
+        sub["dirty_pages"] = round(vm.memory_gb * vm.churn * 0.05 * 262144)
+        sub["saved_state_kb"] = 2048
+        _migrate(em, sub, vm, start + timedelta(seconds=t0))
 
 
 def expand(scenario: Scenario, catalog: Catalog | None = None) -> list[Event]:
@@ -337,7 +447,13 @@ def parse_scenario(data: Mapping[str, Any], name: str = "scenario") -> Scenario:
             for h in data["hosts"]
         )
         vms = tuple(
-            Vm(name=str(v["name"]), id=str(v["id"]).upper(), memory_gb=float(v.get("memory_gb", 4)))
+            Vm(
+                name=str(v["name"]),
+                id=str(v["id"]).upper(),
+                memory_gb=float(v.get("memory_gb", 4)),
+                churn=float(v.get("churn", 0.02)),
+                blackout_s=float(v["blackout_s"]) if "blackout_s" in v else None,
+            )
             for v in data.get("vms", [])
         )
         start = datetime.fromisoformat(str(data["start"]).replace("Z", "+00:00"))

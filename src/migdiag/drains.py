@@ -1,0 +1,264 @@
+"""Correlated migrations -> drains: the evacuation of a host judged as a whole.
+
+The grouping rule (docs/reports.md shows it to users): migrations are taken per source host in
+order of their first transfer event (20413, else their first event).  A migration joins the
+drain running on its source when it starts less than ``DRAIN_GAP`` (60 s) after every earlier
+migration of that drain has ended, or while one still runs; a longer quiet gap opens a new
+drain.  Destinations may differ (a node evacuation spreads VMs over the cluster).  A drain has
+at least two migrations: a lone move is judged by the signatures alone.
+
+Drains are computed from ``Migration`` objects, never from raw events.  This is a whole-table
+job (per source, per time step), so pandas does it; it is imported only when there are
+migrations to group, because importing it costs ~0.3 s and most analyses are of one failure.
+
+Speed findings are data (``speed_rules/``) evaluated by ``migdiag.speed`` on the figures
+computed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from migdiag.model import Drain, DrainMember, Migration, Outcome, SpeedFacts, short_host
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DRAIN_GAP = timedelta(seconds=60)
+MIGRATION_LIMIT_CODE = "0x800700AA"  # E_BUSY: more migrations than the host allows at once
+# 21501's verified text (its payload order is a guess: the migration-limit signature says so).
+MIGRATION_LIMIT_TEXT = "migration limit"
+
+
+def find_drains(
+    migrations: Sequence[Migration],
+    memory_bytes: Mapping[str, int] | None = None,
+    facts: Mapping[str, SpeedFacts] | None = None,
+) -> tuple[Drain, ...]:
+    """Group migrations into drains and measure each; ``memory_bytes`` maps a VM's id or name
+    to its memory size, ``facts`` a source host's short name to what is known of its link."""
+    # VM ids (GUIDs, with or without braces) and names match whatever their case.
+    sizes = {k.strip("{}").upper(): v for k, v in (memory_bytes or {}).items()}
+    members = [
+        (m.source, _member(m, sizes)) for m in migrations if m.source and m.started and m.ended
+    ]
+    if len(members) < 2:
+        return ()
+    import pandas as pd  # here, not at import: see the module docstring
+
+    table = pd.DataFrame(
+        {
+            "source": [s for s, _ in members],
+            "start": [m.transfer_started for _, m in members],
+            "end": [m.ended for _, m in members],
+            "member": [m for _, m in members],
+            "id": [m.migration_id for _, m in members],
+        }
+    ).sort_values(["source", "start", "id"], kind="stable", ignore_index=True)
+    # The latest end among the earlier migrations of the same source: a start more than the
+    # gap after it begins a new drain.
+    latest_end = table.groupby("source")["end"].cummax()
+    previous_end = latest_end.groupby(table["source"]).shift()
+    opens = previous_end.isna() | (table["start"] - previous_end > DRAIN_GAP)
+    table["drain"] = opens.cumsum()
+    drains = []
+    for _, group in table.groupby("drain", sort=True):
+        if len(group) < 2:
+            continue
+        source = str(group["source"].iloc[0])
+        known = {short_host(h): f for h, f in (facts or {}).items()}
+        drains.append(_drain(source, list(group["member"]), known.get(source)))
+    drains.sort(key=lambda d: (d.start, d.source))
+    return tuple(drains)
+
+
+def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
+    assert m.started and m.ended
+    transfer = next(
+        (
+            t
+            for e, t in zip(m.events, m.corrected_times, strict=False)
+            if e.event_id == 20413 and e.short_host == m.source
+        ),
+        m.started,
+    )
+    offline = next((p.started for p in m.phases if p.name == "offline" and p.started), None)
+    ended = _ended(m)
+    memory = None
+    for key in (m.vm_id, (m.vm_name or "").upper()):
+        if key and key in memory_bytes:
+            memory = memory_bytes[key]
+            break
+    refused = m.outcome is Outcome.FAILED and any(
+        MIGRATION_LIMIT_CODE in e.error_codes or MIGRATION_LIMIT_TEXT in (e.message or "")
+        for e in m.events
+    )
+    dirty_pages, saved_state_kb = _blackout_figures(m)
+    return DrainMember(
+        migration_id=m.id,
+        vm_name=m.vm_name,
+        destination=m.destination,
+        outcome=m.outcome,
+        requested=m.started,
+        transfer_started=transfer,
+        ended=ended,
+        blackout_at=offline,
+        blackout_s=m.blackout_s,
+        concurrency=1.0,
+        memory_bytes=memory,
+        refused=refused,
+        dirty_pages=dirty_pages,
+        saved_state_kb=saved_state_kb,
+    )
+
+
+def _blackout_figures(m: Migration) -> tuple[int | None, int | None]:
+    """Dirty pages and saved-state KB from the Worker's 22509, where logged."""
+    for e in m.events:
+        if e.event_id == 22509 and e.provider.endswith("Hyper-V-Worker"):
+            # Element names on newer builds are not published: by name where given, else
+            # by position (%3 dirty pages, %4 KB of saved state).
+            pages = e.field("DirtyPages") or e.param(3)
+            state = e.field("SavedStateSize") or e.param(4)
+            try:
+                return (
+                    int(pages.replace(",", "")) if pages else None,
+                    int(state.replace(",", "")) if state else None,
+                )
+            except ValueError:
+                return None, None
+    return None, None
+
+
+# Events that end an attempt (as correlation's cut); a failed attempt is over at its first.
+_TERMINAL_IDS = frozenset({20415, 20417, 21024, 21026, 21111, 21500, 21501, 21502, 21503, 21301})
+_TAIL = timedelta(seconds=1)
+
+
+def _ended(m: Migration) -> datetime:
+    """When the attempt stopped using the link: its last event, or for a failed attempt the
+    last event up to a second after its first terminal one (a retry's first events that
+    correlation kept with the failed attempt must not stretch it over the retry)."""
+    assert m.ended
+    if m.outcome is not Outcome.FAILED:
+        return m.ended
+    first = min(
+        (
+            t
+            for e, t in zip(m.events, m.corrected_times, strict=False)
+            if e.event_id in _TERMINAL_IDS
+        ),
+        default=None,
+    )
+    if first is None:
+        return m.ended
+    return max(t for t in m.corrected_times if t <= first + _TAIL)
+
+
+def _steps(members: Sequence[DrainMember]) -> pd.Series[int]:
+    """Running migrations over time: the count from each change on (ends before starts when
+    they coincide, so that back-to-back moves on one slot do not count as two)."""
+    import pandas as pd
+
+    changes = pd.DataFrame(
+        {
+            "time": [m.transfer_started for m in members] + [m.ended for m in members],
+            "delta": [1] * len(members) + [-1] * len(members),
+        }
+    ).sort_values(["time", "delta"], kind="stable")
+    running = changes.groupby("time", sort=True)["delta"].sum().cumsum()
+    return running.astype(int)
+
+
+def _effective_concurrency(steps: pd.Series[int], members: Sequence[DrainMember]) -> list[float]:
+    """Each migration's effective concurrency: the harmonic mean of the running count over
+    its transfer, time-weighted.  A migration sharing a full link gets ``1/k`` of it while
+    ``k`` run, so this is the ``k`` that gives the share it had on average (an arithmetic
+    mean would overstate it for moves that ran partly in a busy and partly in a quiet time).
+
+    Whole-table: the running integral of ``1/k`` over the drain, read at every start and end
+    (a loop over steps per migration is quadratic in a fleet-sized drain)."""
+    import numpy as np
+
+    if not len(steps):
+        return [1.0] * len(members)
+    origin = steps.index[0]
+    at = np.asarray((steps.index - origin).total_seconds(), dtype=float)
+    running = steps.to_numpy().astype(float)
+    inverse = np.divide(1.0, running, out=np.zeros_like(running), where=running > 0)
+    # integral[i]: the integral of 1/k from the first change to change i.
+    integral = np.concatenate(([0.0], np.cumsum(inverse[:-1] * np.diff(at))))
+
+    def integral_at(t: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(at, t, side="right") - 1, 0, len(at) - 1)
+        value: np.ndarray = integral[i] + inverse[i] * (t - at[i])
+        return value
+
+    starts = np.array([(m.transfer_started - origin).total_seconds() for m in members])
+    ends = np.array([(m.ended - origin).total_seconds() for m in members])
+    shares = integral_at(ends) - integral_at(starts)
+    spans = ends - starts
+    out = []
+    for span, share in zip(spans.tolist(), shares.tolist(), strict=True):
+        out.append(max(1.0, span / share) if span > 0 and share > 0 else 1.0)
+    return out
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _drain(source: str, members: list[DrainMember], facts: SpeedFacts | None) -> Drain:
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from migdiag.speed import evaluate
+
+    members.sort(key=lambda m: (m.transfer_started, m.migration_id))
+    steps = _steps(members)
+    members = [
+        replace(m, concurrency=round(k, 3))
+        for m, k in zip(members, _effective_concurrency(steps, members), strict=True)
+    ]
+    start = min(m.transfer_started for m in members)
+    end = max(m.ended for m in members)
+    done = [m for m in members if m.outcome is Outcome.SUCCEEDED]
+    durations = [m.duration_s for m in done]
+    blackouts = [m.blackout_s for m in done if m.blackout_s is not None]
+    sizes = [m.memory_bytes for m in done]
+    moved = sum(s for s in sizes if s is not None) if sizes and None not in sizes else None
+    wall = (end - start).total_seconds()
+    ident = hashlib.sha1(f"{source}|{start.isoformat()}".encode()).hexdigest()[:10]
+    drain = Drain(
+        id=f"d-{ident}",
+        source=source,
+        destinations=tuple(sorted({m.destination for m in members if m.destination})),
+        start=start,
+        end=end,
+        members=tuple(members),
+        max_concurrent=int(steps.max()) if len(steps) else 1,
+        concurrency=tuple(
+            (t.to_pydatetime(), int(n))
+            for t, n in zip(pd.DatetimeIndex(steps.index), steps.to_numpy(), strict=True)
+        ),
+        median_duration_s=_quantile(durations, 0.5),
+        p95_duration_s=_quantile(durations, 0.95),
+        median_blackout_s=_quantile(blackouts, 0.5),
+        max_blackout_s=max(blackouts) if blackouts else None,
+        queued_s=round(sum(max(0.0, m.queued_s) for m in members), 3),
+        refusals=sum(1 for m in members if m.refused),
+        memory_bytes=moved,
+        gbps=moved * 8 / wall / 1e9 if moved is not None and wall > 0 else None,
+        facts=facts or SpeedFacts(),
+    )
+    return replace(drain, findings=evaluate(drain))

@@ -1,0 +1,192 @@
+"""Drain grouping on synthesised drains, read back from real EVTX files (issue #18)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from migdiag.api import Options, analyze
+from migdiag.model import Analysis, Outcome
+from migdiag.report.json_report import load_schema, to_json_obj
+from migdiag.synth import synthesize
+from migdiag.synth.scenario import parse_scenario
+
+HOSTS = [{"name": n, "fqdn": f"{n}.CORP.EXAMPLE"} for n in ("HV01", "HV02", "HV03", "HV04")]
+
+
+def _vms(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"{prefix}{i:02d}", "id": f"00000000-0000-4000-8{prefix[-1]}00-{i:012d}"}
+        for i in range(1, n + 1)
+    ]
+
+
+def _analyse(tmp_path: Path, vms: list[dict[str, Any]], steps: list[dict[str, Any]]) -> Analysis:
+    scenario = parse_scenario(
+        {
+            "name": "drains",
+            "start": "2024-03-01T09:00:00Z",
+            "hosts": HOSTS,
+            "vms": vms,
+            "steps": steps,
+        }
+    )
+    synthesize(scenario, tmp_path / "logs")
+    analysis = analyze([str(tmp_path / "logs")], Options(jobs=1))
+    Draft202012Validator(load_schema()).validate(to_json_obj(analysis))
+    return analysis
+
+
+@pytest.mark.parametrize("parallel", [1, 3, 8])
+def test_one_drain_peaks_at_the_scenarios_parallelism(tmp_path: Path, parallel: int) -> None:
+    vms = _vms("A", 12)
+    analysis = _analyse(
+        tmp_path, vms, [{"drain": {"from": "HV01", "to": "HV02", "parallel": parallel}}]
+    )
+    (drain,) = analysis.drains
+    assert drain.source == "HV01" and drain.destinations == ("HV02",)
+    assert drain.max_concurrent == parallel
+    assert len(drain.members) == 12 and drain.failed == 0
+    assert {m.vm_name for m in drain.members} == {v["name"] for v in vms}
+    assert drain.median_duration_s is not None and drain.wall_s > drain.median_duration_s
+
+
+def test_two_drains_an_hour_apart(tmp_path: Path) -> None:
+    vms = _vms("A", 6)
+    names = [v["name"] for v in vms]
+    analysis = _analyse(
+        tmp_path,
+        vms,
+        [
+            {"drain": {"from": "HV01", "to": "HV02", "parallel": 3, "at": 0, "vms": names}},
+            {"drain": {"from": "HV02", "to": "HV01", "parallel": 2, "at": 3600, "vms": names}},
+            {"drain": {"from": "HV01", "to": "HV02", "parallel": 2, "at": 7200, "vms": names}},
+        ],
+    )
+    assert [(d.source, len(d.members), d.max_concurrent) for d in analysis.drains] == [
+        ("HV01", 6, 3),
+        ("HV02", 6, 2),
+        ("HV01", 6, 2),
+    ]
+
+
+def test_two_sources_at_once_are_two_drains(tmp_path: Path) -> None:
+    a, b = _vms("A", 6), _vms("B", 4)
+    analysis = _analyse(
+        tmp_path,
+        a + b,
+        [
+            {
+                "drain": {
+                    "from": "HV01",
+                    "to": ["HV03", "HV04"],
+                    "parallel": 4,
+                    "vms": [v["name"] for v in a],
+                }
+            },
+            {"drain": {"from": "HV02", "to": "HV03", "parallel": 2, "vms": [v["name"] for v in b]}},
+        ],
+    )
+    by_source = {d.source: d for d in analysis.drains}
+    assert set(by_source) == {"HV01", "HV02"}
+    assert by_source["HV01"].destinations == ("HV03", "HV04")
+    assert by_source["HV01"].max_concurrent == 4 and by_source["HV02"].max_concurrent == 2
+    assert len(by_source["HV01"].members) == 6 and len(by_source["HV02"].members) == 4
+
+
+def test_a_drain_with_failures_and_retries(tmp_path: Path) -> None:
+    vms = _vms("A", 8)
+    analysis = _analyse(
+        tmp_path,
+        vms,
+        [
+            {
+                "drain": {
+                    "from": "HV01",
+                    "to": "HV02",
+                    "parallel": 4,
+                    "retry_failed": True,
+                    "failures": {"A03": "receive-timeout", "A06": "migration-limit"},
+                }
+            },
+        ],
+    )
+    (drain,) = analysis.drains
+    assert len(drain.members) == 10 and drain.failed == 2
+    assert drain.refusals == 1  # A06 was refused for the migration limit
+    retried = [m for m in drain.members if m.vm_name in ("A03", "A06")]
+    assert sorted(m.outcome for m in retried) == [Outcome.FAILED] * 2 + [Outcome.SUCCEEDED] * 2
+    assert drain.max_concurrent == 4
+    assert "2 failed" in _line(drain)
+
+
+def _line(drain: Any) -> str:
+    from migdiag.report.drains import drain_line
+
+    return drain_line(drain)
+
+
+def test_a_lone_migration_is_no_drain(tmp_path: Path) -> None:
+    vms = _vms("A", 2)
+    analysis = _analyse(
+        tmp_path,
+        vms,
+        [
+            {"migrate": {"vm": "A01", "from": "HV01", "to": "HV02", "at": 0}},
+            {"migrate": {"vm": "A02", "from": "HV01", "to": "HV02", "at": 600}},
+        ],
+    )
+    assert analysis.drains == ()
+
+
+def test_drains_import_pandas_only_when_there_is_something_to_group() -> None:
+    code = (
+        "import sys\n"
+        "from migdiag.drains import find_drains\n"
+        "assert find_drains([]) == ()\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+
+
+def test_a_drain_over_a_stated_link_carries_throughput_and_worker_figures(tmp_path: Path) -> None:
+    vms = [dict(v, memory_gb=8) for v in _vms("A", 6)]
+    scenario = parse_scenario(
+        {
+            "name": "link",
+            "start": "2024-03-01T09:00:00Z",
+            "hosts": HOSTS,
+            "vms": vms,
+            "steps": [
+                {
+                    "drain": {
+                        "from": "HV01",
+                        "to": "HV02",
+                        "parallel": 3,
+                        "link_gbps": 10,
+                        "performance": "tcpip",
+                    }
+                }
+            ],
+        }
+    )
+    synthesize(scenario, tmp_path / "logs")
+    # By VM id in braces and lower case, as a snapshot's Get-VM may give it.
+    memory = {"{" + v["id"].lower() + "}": 8 * 1024**3 for v in vms}
+    analysis = analyze([str(tmp_path / "logs")], Options(jobs=1, vm_memory=memory))
+    (drain,) = analysis.drains
+    assert drain.max_concurrent == 3
+    assert drain.memory_bytes == 6 * 8 * 1024**3
+    # 3 at once share 10 Gbps x 0.9 on the wire: the drain moves about 9 Gbit/s.
+    assert drain.gbps is not None and 6 <= drain.gbps <= 9.5
+    assert all(m.gbps is not None and 2 <= m.gbps <= 3.2 for m in drain.members)
+    # The Worker's 22509, read back from the EVTX: dirty pages and saved state.
+    assert all(m.dirty_pages and m.saved_state_kb == 2048 for m in drain.members)

@@ -216,8 +216,7 @@ def _analyze(
     results = tuple(
         diagnose(m, library, catalog, context.around(m, window)) for m in correlation.migrations
     )
-    # The typed facts (VM memory sizes, link speeds) are there for later steps to read.
-    _host_facts, configuration = _configuration(snapshots, reports)
+    host_facts, configuration = _configuration(snapshots, reports)
     if configuration.findings:
         from migdiag.diagnose.corroborate import corroborate
 
@@ -225,7 +224,11 @@ def _analyze(
 
     from migdiag.drains import find_drains
 
-    drains = find_drains(correlation.migrations, options.vm_memory, options.speed_facts)
+    # The snapshots' VM memory sizes and link facts feed the drains' throughput and speed
+    # rules; what the caller states wins.
+    memory = {**host_facts.memory_by_vm(), **(options.vm_memory or {})}
+    speed = {**host_facts.speed_facts(), **(options.speed_facts or {})}
+    drains = find_drains(correlation.migrations, memory, speed)
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
         warnings.append(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migdiag.config.snapshot import Snapshot
+from migdiag.model import SpeedFacts
 
 PERFORMANCE_OPTIONS = {0: "TCPIP", 1: "Compression", 2: "SMB"}
 SMB_CATEGORIES = {0: "Default", 1: "VirtualMachine", 2: "LiveMigration"}
@@ -415,3 +416,34 @@ class Configuration:
         h = self.host(host)
         speeds = [n.link_bits for n in h.migration_nics if n.link_bits] if h else []
         return sum(speeds) if speeds else None
+
+    def memory_by_vm(self) -> dict[str, int]:
+        """Every VM's startup memory in bytes by name, over all hosts (the drains' sizes)."""
+        sizes: dict[str, int] = {}
+        for h in self.hosts:
+            for v in h.vms:
+                if v.memory_bytes:
+                    sizes.setdefault(v.name, v.memory_bytes)
+        return sizes
+
+    def speed_facts(self) -> dict[str, SpeedFacts]:
+        """What each host's snapshot says of its migration link, for the drains' speed rules."""
+
+        def number(h: HostConfig, name: str) -> float | None:
+            fact = h.fact(name)
+            value = fact.value if fact else None
+            return float(value) if isinstance(value, int | float) else None
+
+        out: dict[str, SpeedFacts] = {}
+        for h in self.hosts:
+            option = h.fact("performance_option")
+            limit = number(h, "max_migrations")
+            facts = SpeedFacts(
+                link_gbps=number(h, "migration_link_gbps"),
+                performance_option=str(option.value) if option and option.value else None,
+                max_migrations=int(limit) if limit is not None else None,
+                smb_limit_gbps=number(h, "smb_live_migration_limit_gbps"),
+            )
+            if facts != SpeedFacts():
+                out[h.host] = facts
+        return out

@@ -1,0 +1,218 @@
+"""``Get-WinEvent | Format-List`` (and ``Format-List *``) and ``Get-EventLog | Format-List``.
+
+Records are blocks of ``Name : value`` lines, labels padded to one colon column, separated
+by blank lines.  A value longer than the console (80 or 120 columns, or ``Out-File -Width``)
+is word-wrapped onto continuation lines indented to the value column, and a multi-line
+message continues the same way (its empty lines empty or indentation only).  Wrapping and
+real line breaks look alike; the greedy word wrap is undone by its own rule: a line ended by
+the wrap is one the next word would not have fitted on (the file's longest line is taken as
+the width).  Property names are PowerShell's and never translated; dates are local, in the
+sender's culture (see ``powershell_record``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from migdiag.errors import InputError, one_line
+from migdiag.model import Event
+from migdiag.readers import InputSource, Keep, Reader, ReadStats
+from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first
+from migdiag.readers.powershell_record import (
+    DateOrder,
+    HostGuess,
+    PsRecord,
+    make_event,
+    offset_note,
+    time_texts,
+)
+from migdiag.readers.text import MAX_TEXT_BYTES, clean_line, open_text
+
+FORMAT = "powershell-list"
+_LABEL = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,39})( *): ?(.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# The properties of EventLogRecord and EventLogEntry that tell a record's list apart.
+_IDS = frozenset({"id", "eventid", "instanceid"})
+_WHO = frozenset({"providername", "source"})
+_WHEN = frozenset({"timecreated", "timegenerated", "timewritten"})
+KNOWN = frozenset(
+    {
+        *_IDS,
+        *_WHO,
+        *_WHEN,
+        "message",
+        "machinename",
+        "logname",
+        "recordid",
+        "leveldisplayname",
+        "level",
+        "index",
+        "entrytype",
+        "containerlog",
+    }
+)
+MAX_VALUE_CHARS = 1 << 20  # a message is a few KiB; a megabyte "value" is damage
+
+
+def _lines(text: str) -> list[str]:
+    return [_ANSI.sub("", clean_line(line)) for line in text.splitlines()]
+
+
+def sniff_text(text: str) -> bool:
+    """The head starts with a list of event records: its first line is a known property's
+    label, and an id and a provider or a time follow among the labels."""
+    labels: list[str] = []
+    first = True
+    for line in _lines(text):
+        if not line.strip():
+            continue
+        m = _LABEL.match(line)
+        if first:
+            first = False
+            if not m or m.group(1).lower() not in KNOWN:
+                return False
+        if m:
+            labels.append(m.group(1).lower())
+    names = set(labels)
+    return bool(names & _IDS) and bool(names & (_WHO | _WHEN))
+
+
+def _width(lines: Sequence[str]) -> int:
+    # A console is never thousands of columns wide: a longer line is damage, not the width.
+    return max((n for line in lines if (n := len(line.rstrip())) <= 4096), default=80)
+
+
+def _join(previous: str, piece: str, width: int) -> str:
+    """How a continuation joins the line before it: undo the greedy word wrap."""
+    word = piece.split(" ", 1)[0]
+    if len(previous) >= width and " " not in previous.strip():
+        return ""  # a token longer than the line, cut at the edge
+    if len(previous) + 1 + len(word) > width:
+        return " "  # the next word did not fit: the wrap ended the line
+    return "\n"  # it would have fitted: the line break is the message's own
+
+
+def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[PsRecord]:
+    width = _width(lines)
+    values: dict[str, str] = {}
+    number = 0
+    start = 0
+    key: str | None = None
+    column = 0
+    previous = ""
+    blanks = 0
+    cut: set[str] = set()
+
+    def bounded(value: str, index: int) -> str:
+        if len(value) <= MAX_VALUE_CHARS:
+            return value
+        if key not in cut:
+            cut.add(key or "")
+            stats.warn(f"{name} line {index + 1}: value of {key} longer than 1 MiB; cut there")
+        return value[:MAX_VALUE_CHARS]
+
+    def flush() -> PsRecord | None:
+        nonlocal values
+        if not values:
+            return None
+        record = PsRecord(number=number, line=start, values=values)
+        values = {}
+        cut.clear()
+        return record
+
+    for index, raw in enumerate(lines):
+        line = raw.rstrip()
+        if not line:
+            blanks += 1
+            continue
+        m = _LABEL.match(line)
+        if m and not raw[:1].isspace():
+            label = m.group(1).lower()
+            if blanks or label in values:
+                done = flush()
+                if done is not None:
+                    yield done
+            if not values:
+                number += 1
+                start = index + 1
+            key, column = label, m.end(2) + 2
+            values[key] = bounded(m.group(3).strip(), index)
+            previous, blanks = line, 0
+            continue
+        if key is None or not values:
+            stats.warn(f"{name} line {index + 1}: text outside any record; skipped")
+            blanks = 0
+            continue
+        piece = line[column:] if line[:column].strip() == "" else line.strip()
+        joined = values[key]
+        if key in cut:
+            continue
+        if blanks:
+            joined += "\n" * (blanks + 1) + piece
+        else:
+            joined += _join(previous, piece, width) + piece
+        values[key] = bounded(joined, index)
+        previous, blanks = line, 0
+    done = flush()
+    if done is not None:
+        yield done
+
+
+def read_records(
+    records: Sequence[PsRecord],
+    source: InputSource,
+    stats: ReadStats,
+    keep: Keep,
+    options: TimeOptions,
+    fmt: str,
+) -> Iterator[Event]:
+    """Events of records printed in local time (list, table, CSV): one date order per
+    file, one host guess per file, one note of the UTC offset used."""
+    order = DateOrder(source.name, stats, resolve_day_first(options, time_texts(records)))
+    hosts = HostGuess(source.name, stats)
+    noted: set[str] = set()
+    for record in records:
+        stats.records += 1
+        host = hosts.host(record)
+        try:
+            event = make_event(record, source.name, fmt, options, order, host)
+        except ValueError as exc:
+            stats.dropped += 1
+            stats.warn(
+                f"{source.name} record {record.number} (line {record.line}): {one_line(exc)}"
+            )
+            continue
+        if event.time_assumed and host not in noted:
+            noted.add(host)
+            stats.warn(offset_note(source.name, options, host))
+        if not keep(event.provider):
+            continue
+        stats.relevant += 1
+        yield event
+
+
+def read_text(source: InputSource) -> str:
+    if source.size > MAX_TEXT_BYTES:
+        raise InputError(source.name, "too large for PowerShell text output (over 256 MiB)")
+    try:
+        with open_text(source) as f:
+            return f.read()
+    except OSError as exc:
+        raise InputError(source.name, f"cannot read: {one_line(exc)}") from exc
+
+
+def make_reader(options: TimeOptions) -> Reader:
+    """A Format-List reader that converts local dates with ``options``."""
+
+    def read(source: InputSource, stats: ReadStats, keep: Keep) -> Iterator[Event]:
+        lines = _lines(read_text(source))
+        records = list(iter_records(lines, stats, source.name))
+        if not records:
+            raise InputError(source.name, "no PowerShell Format-List record found")
+        yield from read_records(records, source, stats, keep, options, FORMAT)
+
+    return read
+
+
+read: Reader = make_reader(DEFAULT_OPTIONS)

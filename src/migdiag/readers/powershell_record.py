@@ -1,0 +1,246 @@
+"""What every PowerShell output shares: one record's properties -> one raw ``Event``.
+
+``Get-WinEvent`` objects (``EventLogRecord``) and ``Get-EventLog`` objects (``EventLogEntry``)
+reach us printed as a list, a table, CSV, JSON or CLIXML; each reader turns its layout into
+a ``PsRecord`` (property name -> text, the payload values when the format kept them, and an
+exact time when the format carried one) and this module makes the event.  Property names are
+never translated by PowerShell; values such as ``LevelDisplayName`` and the dates of list,
+table and CSV output are, so levels are read in several languages and local dates go
+through ``localtime`` with the user's ``TimeOptions``.
+
+The host is ``MachineName`` when the output has it.  The default list and table views and
+``Get-EventLog``'s list do not: then the host is taken from the file's name or folder
+(``HV01_vmms.txt``, ``HV01/vmms.txt``) and the report says so, or stays unknown with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+
+from migdiag.catalog import default_catalog
+from migdiag.model import Event, Origin
+from migdiag.readers import ReadStats
+from migdiag.readers.localtime import TimeOptions, parse_local, to_utc
+from migdiag.readers.text import level_number, provider_name
+
+# Get-EventLog's EntryType -> XML level (the audit types are Security-log only).
+_ENTRY_TYPES = {
+    "error": 2,
+    "warning": 3,
+    "information": 4,
+    "successaudit": 0,
+    "failureaudit": 0,
+    "fehler": 2,
+    "warnung": 3,
+    "informationen": 4,
+}
+# A host name as people name their servers: a letter first, a digit somewhere (so that
+# "Microsoft", "events" or "vmms" are never taken for one), at most 15 characters (NetBIOS).
+_HOST_LIKE = re.compile(r"^(?=[A-Za-z0-9-]*\d)[A-Za-z][A-Za-z0-9-]{0,14}$")
+_NAME_SPLIT = re.compile(r"[_.\s]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PsRecord:
+    """One object as an output printed it.
+
+    ``values`` maps lower-case property names to their text; ``payload`` holds
+    ``Properties[].Value`` (or ``ReplacementStrings``) when the format kept them, else None;
+    ``time`` is set when the format carried an exact UTC time (JSON, CLIXML)."""
+
+    number: int  # 1-based record number in the file
+    line: int  # 1-based line where it starts (0 when the format has no lines)
+    values: Mapping[str, str]
+    payload: tuple[str, ...] | None = None
+    time: datetime | None = None
+
+    def get(self, *names: str) -> str:
+        for name in names:
+            value = self.values.get(name)
+            if value is not None and value.strip():
+                return value.strip()
+        return ""
+
+
+def host_from_name(name: str) -> str:
+    """A host named by an input's path: ``HV01_vmms.txt`` or ``.../HV01/vmms.txt`` (a zip
+    member's path counts), else ""."""
+    inner = name.replace("\\", "/").rsplit("!", 1)[-1]
+    path = PurePosixPath(inner)
+    first = _NAME_SPLIT.split(path.stem, maxsplit=1)[0]
+    if _HOST_LIKE.match(first):
+        return first.upper()
+    for folder in reversed(path.parts[:-1]):
+        if _HOST_LIKE.match(folder):
+            return folder.upper()
+    return ""
+
+
+@dataclass(slots=True)
+class HostGuess:
+    """The host of a file whose records carry no ``MachineName``: guessed once, said once."""
+
+    name: str
+    stats: ReadStats
+    said: bool = False
+
+    def host(self, record: PsRecord) -> str:
+        machine = record.get("machinename")
+        if machine:
+            return machine
+        guessed = host_from_name(self.name)
+        if not self.said:
+            self.said = True
+            if guessed:
+                self.stats.warn(
+                    f"{self.name}: the output names no computer (no MachineName); host "
+                    f"{guessed} taken from the file's name or folder"
+                )
+            else:
+                self.stats.warn(
+                    f"{self.name}: the output names no computer (no MachineName) and neither "
+                    "does the file's name or folder; its events have no host (use "
+                    "Format-List * or name the file HOST_log.txt)"
+                )
+        return guessed
+
+
+def level_of(record: PsRecord) -> int:
+    number = record.get("level")
+    if number.isdigit():
+        return int(number)
+    for text in (record.get("leveldisplayname", "level"), record.get("entrytype")):
+        level = level_number(text)
+        if level is None:
+            level = _ENTRY_TYPES.get(text.strip().lower())
+        if level is not None:
+            return level
+    return 4
+
+
+def _event_id(record: PsRecord) -> int:
+    text = record.get("id", "eventid")
+    if not text:
+        text = record.get("instanceid")  # qualifiers in the high word: the id is the low word
+    text = text.strip()
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"no numeric Id ({text[:20]!r})")
+    return int(text) & 0xFFFF
+
+
+def _record_id(record: PsRecord) -> int | None:
+    text = record.get("recordid", "index")
+    return int(text) if text.isdigit() and len(text) < 20 else None
+
+
+def time_texts(records: Iterable[PsRecord]) -> Iterable[str]:
+    """The local dates of records without an exact time, to settle a file's date order."""
+    for record in records:
+        if record.time is None:
+            text = record.get("timecreated", "timegenerated", "timewritten")
+            if text:
+                yield text
+
+
+@dataclass(slots=True)
+class DateOrder:
+    """A file's date order: what its rows proved (``resolve_day_first``), or, when no row
+    settles it, the culture convention, reported once per file so it is never silent."""
+
+    name: str
+    stats: ReadStats
+    day_first: bool | None
+    said: bool = False
+
+    def check(self, text: str) -> None:
+        if self.day_first is not None or self.said:
+            return
+        try:
+            ambiguous = parse_local(text).ambiguous
+        except ValueError:
+            return
+        if ambiguous:
+            self.said = True
+            self.stats.warn(
+                f"{self.name}: dates such as {text.strip()[:30]!r} could be day-first or "
+                "month-first and no date in the file settles it; read by the culture's "
+                "convention (AM/PM and slashes: month first; otherwise day first). Say which "
+                "with --day-first or --month-first"
+            )
+
+
+def make_event(
+    record: PsRecord,
+    name: str,
+    fmt: str,
+    options: TimeOptions,
+    order: DateOrder,
+    host: str,
+    channel_hint: str = "",
+) -> Event:
+    """The raw event of one record; ``ValueError`` names what is missing or unreadable."""
+    provider = provider_name(record.get("providername", "source", "providerid"))
+    if not provider:
+        raise ValueError("no ProviderName or Source")
+    event_id = _event_id(record)
+    if record.time is not None:
+        time, assumed = record.time, False
+    else:
+        text = record.get("timecreated", "timegenerated", "timewritten")
+        if not text:
+            raise ValueError("no TimeCreated or TimeGenerated")
+        order.check(text)
+        time, assumed = to_utc(text, host, options, order.day_first)
+    spec = default_catalog().spec(provider, event_id)
+    channel = record.get("logname", "containerlog") or channel_hint
+    if not channel and spec is not None:
+        channel = spec.channel
+    payload = record.payload or ()
+    return Event(
+        time=time,
+        host=host,
+        channel=channel,
+        provider=provider,
+        event_id=event_id,
+        level=level_of(record),
+        record_id=_record_id(record),
+        # Properties carry values without names: positions are what the catalog reads.
+        fields=tuple(("", value) for value in payload),
+        message=record.get("message") or None,
+        origin=Origin(path=name, format=fmt, record=record.number, offset=record.line or None),
+        time_assumed=assumed,
+    )
+
+
+def offset_note(name: str, options: TimeOptions, host: str) -> str:
+    """What a file of local times was converted with, for its report."""
+    offset = options.offset_for(host)
+    given = any(h.upper() == host.split(".", 1)[0].upper() for h, _ in options.host_offsets)
+    source = f"--utc-offset {host}=" if given else "the default UTC offset "
+    return f"{name}: local times converted with {source}{format_offset(offset)}" + (
+        "" if given else " (unless another input of the same host carries UTC: see below)"
+    )
+
+
+def format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+__all__ = [
+    "DateOrder",
+    "HostGuess",
+    "PsRecord",
+    "format_offset",
+    "host_from_name",
+    "level_of",
+    "make_event",
+    "offset_note",
+    "time_texts",
+]

@@ -80,7 +80,7 @@ def sniff_text(text: str) -> bool:
 
 def _width(lines: Sequence[str]) -> int:
     # A console is never thousands of columns wide: a longer line is damage, not the width.
-    return max((n for line in lines if (n := len(line.rstrip())) <= 4096), default=80)
+    return max((n for line in lines if (n := len(line)) <= 4096), default=80)
 
 
 def _join(previous: str, piece: str, width: int) -> str:
@@ -116,18 +116,21 @@ def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[
         nonlocal values
         if not values:
             return None
-        record = PsRecord(number=number, line=start, values=values)
+        # Trailing spaces are kept while lines are joined (a wrap at a double space leaves
+        # one at the end of the line) and are insignificant once a value is whole.
+        record = PsRecord(
+            number=number, line=start, values={k: v.strip() for k, v in values.items()}
+        )
         values = {}
         cut.clear()
         return record
 
-    for index, raw in enumerate(lines):
-        line = raw.rstrip()
-        if not line:
+    for index, line in enumerate(lines):
+        if not line.strip():
             blanks += 1
             continue
         m = _LABEL.match(line)
-        if m and not raw[:1].isspace():
+        if m and not line[:1].isspace():
             label = m.group(1).lower()
             if blanks or label in values:
                 done = flush()
@@ -137,7 +140,7 @@ def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[
                 number += 1
                 start = index + 1
             key, column = label, m.end(2) + 2
-            values[key] = bounded(m.group(3).strip(), index)
+            values[key] = bounded(m.group(3), index)
             previous, blanks = line, 0
             continue
         if key is None or not values:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from migdiag.catalog import default_catalog
-from migdiag.model import Event, Origin
+from migdiag.model import Event, Origin, short_host
 from migdiag.readers import ReadStats
 from migdiag.readers.localtime import TimeOptions, parse_local, to_utc
 from migdiag.readers.text import level_number, provider_name
@@ -109,7 +109,8 @@ class HostGuess:
         return guessed
 
 
-def level_of(record: PsRecord) -> int:
+def level_of(record: PsRecord) -> int | None:
+    """The XML level a record shows, or None when its output printed none."""
     number = record.get("level")
     if number.isdigit():
         return int(number)
@@ -119,7 +120,7 @@ def level_of(record: PsRecord) -> int:
             level = _ENTRY_TYPES.get(text.strip().lower())
         if level is not None:
             return level
-    return 4
+    return None
 
 
 def _event_id(record: PsRecord) -> int:
@@ -200,13 +201,15 @@ def make_event(
     if not channel and spec is not None:
         channel = spec.channel
     payload = record.payload or ()
+    level = level_of(record)
     return Event(
         time=time,
         host=host,
         channel=channel,
         provider=provider,
         event_id=event_id,
-        level=level_of(record),
+        # The default list shows no level: the catalog's is the event's own.
+        level=level if level is not None else (spec.level if spec is not None else 4),
         record_id=_record_id(record),
         # Properties carry values without names: positions are what the catalog reads.
         fields=tuple(("", value) for value in payload),
@@ -217,12 +220,13 @@ def make_event(
 
 
 def offset_note(name: str, options: TimeOptions, host: str) -> str:
-    """What a file of local times was converted with, for its report."""
+    """What a file's local times were converted with, for its report."""
     offset = options.offset_for(host)
-    given = any(h.upper() == host.split(".", 1)[0].upper() for h, _ in options.host_offsets)
-    source = f"--utc-offset {host}=" if given else "the default UTC offset "
-    return f"{name}: local times converted with {source}{format_offset(offset)}" + (
-        "" if given else " (unless another input of the same host carries UTC: see below)"
+    short = short_host(host)
+    given = bool(short) and any(short_host(h) == short for h, _ in options.host_offsets)
+    used = f"--utc-offset {short}=" if given else "the default UTC offset "
+    return f"{name}: local times of {short or 'an unknown host'} converted with {used}" + (
+        format_offset(offset)
     )
 
 

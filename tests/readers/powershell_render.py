@@ -318,8 +318,7 @@ def _clixml_string(text: str) -> str:
 
 def export_clixml(events: Sequence[Event], sender: Sender) -> str:
     out = ['<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">']
-    ref = 0
-    for event in events:
+    for ref, event in enumerate(events):
         offset = sender.offset(event.host)
         local = (event.time + offset).replace(tzinfo=None)
         minutes = int(offset.total_seconds() // 60)
@@ -357,7 +356,6 @@ def export_clixml(events: Sequence[Event], sender: Sender) -> str:
         message = (event.message or "").replace("\n", "\r\n")
         out.append(f'    <MS>\n      <S N="Message">{_clixml_string(message)}</S>\n    </MS>')
         out.append("  </Obj>")
-        ref += 1
     out.append("</Objs>")
     return "\r\n".join(out)
 

@@ -66,17 +66,32 @@ class PsRecord:
         return ""
 
 
+def _host_in(token: str) -> str:
+    """The host a name starts with: the longest run of its ``-`` parts ending in one that
+    holds a letter and a digit (``HV01-VMMS-Admin`` -> HV01, ``HV-NODE01-vmms`` ->
+    HV-NODE01; ``events-2024`` -> nothing)."""
+    parts = token.split("-")
+    for end in range(len(parts), 0, -1):
+        last = parts[end - 1]
+        if any(c.isdigit() for c in last) and any(c.isalpha() for c in last):
+            candidate = "-".join(parts[:end])
+            return candidate.upper() if _HOST_LIKE.match(candidate) else ""
+    return ""
+
+
 def host_from_name(name: str) -> str:
-    """A host named by an input's path: ``HV01_vmms.txt`` or ``.../HV01/vmms.txt`` (a zip
-    member's path counts), else ""."""
+    """A host named by an input's path: ``HV01_vmms.txt``, ``HV01-VMMS-Admin.txt`` or
+    ``.../HV01/vmms.txt`` (a zip member's path counts), else ""."""
     inner = name.replace("\\", "/").rsplit("!", 1)[-1]
     path = PurePosixPath(inner)
-    first = _NAME_SPLIT.split(path.stem, maxsplit=1)[0]
-    if _HOST_LIKE.match(first):
-        return first.upper()
-    for folder in reversed(path.parts[:-1]):
-        if _HOST_LIKE.match(folder):
-            return folder.upper()
+    found = _host_in(_NAME_SPLIT.split(path.stem, maxsplit=1)[0])
+    if found:
+        return found
+    # The nearest two folders only: further up is the sender's or our own tree (home/user1).
+    for folder in reversed(path.parts[-3:-1]):
+        found = _host_in(folder)
+        if found:
+            return found
     return ""
 
 

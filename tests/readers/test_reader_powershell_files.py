@@ -16,6 +16,7 @@ from reader_support import BILLION_LAUGHS, read_bytes, read_file
 from migdiag.api import Options, analyze
 from migdiag.errors import InputError
 from migdiag.readers.localtime import TimeOptions
+from migdiag.readers.registry import sniff
 
 SRV1_FIRST = datetime(2013, 10, 8, 8, 6, 15, tzinfo=UTC)  # 21300, the seed's first record
 KINDS = {
@@ -145,3 +146,29 @@ def test_a_clixml_with_entities_is_refused_and_the_other_inputs_are_read(tmp_pat
     assert "document type declaration" in (reports["bomb.xml"].error or "")
     assert reports["SRV1.json"].relevant == 7
     assert [r.migration.outcome for r in analysis.results] == ["failed"]
+
+
+# -- what is not ours ---------------------------------------------------------------------------
+
+VMHOST_JSON = """{
+    "ComputerName":  "HV01",
+    "LogicalProcessorCount":  48,
+    "MaximumVirtualMachineMigrations":  2,
+    "VirtualMachineMigrationEnabled":  true,
+    "VirtualMachineMigrationAuthenticationType":  1,
+    "VirtualMachineMigrationPerformanceOption":  2,
+    "Id":  "0b7f3c1e-4d0b-4a62-9a3b-1d5a6b0c3f11",
+    "LastModified":  "\\/Date(1733561400000)\\/"
+}"""
+VMHOST_LIST = """
+ComputerName                              : HV01
+MaximumVirtualMachineMigrations           : 2
+VirtualMachineMigrationEnabled            : True
+Id                                        : 0b7f3c1e-4d0b-4a62-9a3b-1d5a6b0c3f11
+"""
+
+
+@pytest.mark.parametrize("text", [VMHOST_JSON, VMHOST_LIST], ids=["json", "list"])
+def test_configuration_snapshots_are_left_to_their_own_reader(text: str) -> None:
+    assert sniff(text.encode()) is None
+    assert sniff(b"\xff\xfe" + text.encode("utf-16-le")) is None

@@ -22,8 +22,7 @@ from migdiag.errors import InputError
 from migdiag.model import Event
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
-from migdiag.readers.powershell_list import read_records
-from migdiag.readers.powershell_record import PsRecord
+from migdiag.readers.powershell_record import PsRecord, read_records
 from migdiag.readers.text import open_text
 from migdiag.readers.xml import _DECLARATION, _DTD, CHUNK_CHARS, _parser, _where
 from migdiag.readers.xmlevent import local_name, parse_system_time

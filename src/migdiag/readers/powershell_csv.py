@@ -23,8 +23,8 @@ from migdiag.errors import InputError, one_line
 from migdiag.model import Event
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
-from migdiag.readers.powershell_list import KNOWN, read_records, read_text
-from migdiag.readers.powershell_record import PsRecord
+from migdiag.readers.powershell_list import KNOWN
+from migdiag.readers.powershell_record import PsRecord, read_records, read_text
 
 FORMAT = "powershell-csv"
 _TYPE = re.compile(r"^#TYPE\s+(\S.*?)\s*$")

@@ -23,8 +23,7 @@ from migdiag.errors import InputError, one_line
 from migdiag.model import Event
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
-from migdiag.readers.powershell_list import read_records, read_text
-from migdiag.readers.powershell_record import PsRecord
+from migdiag.readers.powershell_record import PsRecord, read_records, read_text
 
 FORMAT = "powershell-json"
 _ID_KEY = re.compile(r'"(?:Id|EventID|InstanceId)"\s*:', re.IGNORECASE)
@@ -32,8 +31,14 @@ _TIME_KEY = re.compile(r'"(?:TimeCreated|TimeGenerated)"\s*:', re.IGNORECASE)
 _MS_DATE = re.compile(r"^/Date\((-?\d{1,15})([+-]\d{4})?\)/$")
 # The start of a top-level array element in PowerShell's layouts (5.1 indents by 4, 7 by 2).
 _NEXT_ELEMENT = re.compile(r"\n {2,4}\{")
-_ENTRY_TYPES = {"1": "error", "2": "warning", "4": "information", "8": "successaudit"}
-_ENTRY_TYPES["16"] = "failureaudit"
+# Get-EventLog's EntryType, serialised as the enum's number.
+_ENTRY_TYPES = {
+    "1": "error",
+    "2": "warning",
+    "4": "information",
+    "8": "successaudit",
+    "16": "failureaudit",
+}
 _DECODER = json.JSONDecoder()
 
 

@@ -15,19 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from migdiag.errors import InputError, one_line
+from migdiag.errors import InputError
 from migdiag.model import Event
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
-from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first
-from migdiag.readers.powershell_record import (
-    DateOrder,
-    HostGuess,
-    PsRecord,
-    make_event,
-    offset_note,
-    time_texts,
-)
-from migdiag.readers.text import MAX_TEXT_BYTES, clean_line, open_text
+from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
+from migdiag.readers.powershell_record import PsRecord, read_records, read_text
+from migdiag.readers.text import clean_line
 
 FORMAT = "powershell-list"
 _LABEL = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,39})( *): ?(.*)$")
@@ -160,49 +153,6 @@ def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[
     done = flush()
     if done is not None:
         yield done
-
-
-def read_records(
-    records: Sequence[PsRecord],
-    source: InputSource,
-    stats: ReadStats,
-    keep: Keep,
-    options: TimeOptions,
-    fmt: str,
-) -> Iterator[Event]:
-    """Events of records printed in local time (list, table, CSV): one date order per
-    file, one host guess per file, one note of the UTC offset used."""
-    order = DateOrder(source.name, stats, resolve_day_first(options, time_texts(records)))
-    hosts = HostGuess(source.name, stats)
-    noted: set[str] = set()
-    for record in records:
-        stats.records += 1
-        host = hosts.host(record)
-        try:
-            event = make_event(record, source.name, fmt, options, order, host)
-        except ValueError as exc:
-            stats.dropped += 1
-            stats.warn(
-                f"{source.name} record {record.number} (line {record.line}): {one_line(exc)}"
-            )
-            continue
-        if event.time_assumed and host not in noted:
-            noted.add(host)
-            stats.warn(offset_note(source.name, options, host))
-        if not keep(event.provider):
-            continue
-        stats.relevant += 1
-        yield event
-
-
-def read_text(source: InputSource) -> str:
-    if source.size > MAX_TEXT_BYTES:
-        raise InputError(source.name, "too large for PowerShell text output (over 256 MiB)")
-    try:
-        with open_text(source) as f:
-            return f.read()
-    except OSError as exc:
-        raise InputError(source.name, f"cannot read: {one_line(exc)}") from exc
 
 
 def make_reader(options: TimeOptions) -> Reader:

@@ -16,16 +16,17 @@ The host is ``MachineName`` when the output has it.  The default list and table 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from migdiag.catalog import default_catalog
+from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin, short_host
-from migdiag.readers import ReadStats
-from migdiag.readers.localtime import TimeOptions, parse_local, to_utc
-from migdiag.readers.text import level_number, provider_name
+from migdiag.readers import InputSource, Keep, ReadStats
+from migdiag.readers.localtime import TimeOptions, parse_local, resolve_day_first, to_utc
+from migdiag.readers.text import MAX_TEXT_BYTES, level_number, open_text, provider_name
 
 # Get-EventLog's EntryType -> XML level (the audit types are Security-log only).
 _ENTRY_TYPES = {
@@ -252,6 +253,49 @@ def format_offset(offset: timedelta) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def read_records(
+    records: Sequence[PsRecord],
+    source: InputSource,
+    stats: ReadStats,
+    keep: Keep,
+    options: TimeOptions,
+    fmt: str,
+) -> Iterator[Event]:
+    """Events of records printed in local time (list, table, CSV): one date order per
+    file, one host guess per file, one note of the UTC offset used."""
+    order = DateOrder(source.name, stats, resolve_day_first(options, time_texts(records)))
+    hosts = HostGuess(source.name, stats)
+    noted: set[str] = set()
+    for record in records:
+        stats.records += 1
+        host = hosts.host(record)
+        try:
+            event = make_event(record, source.name, fmt, options, order, host)
+        except ValueError as exc:
+            stats.dropped += 1
+            stats.warn(
+                f"{source.name} record {record.number} (line {record.line}): {one_line(exc)}"
+            )
+            continue
+        if event.time_assumed and host not in noted:
+            noted.add(host)
+            stats.warn(offset_note(source.name, options, host))
+        if not keep(event.provider):
+            continue
+        stats.relevant += 1
+        yield event
+
+
+def read_text(source: InputSource) -> str:
+    if source.size > MAX_TEXT_BYTES:
+        raise InputError(source.name, "too large for PowerShell text output (over 256 MiB)")
+    try:
+        with open_text(source) as f:
+            return f.read()
+    except OSError as exc:
+        raise InputError(source.name, f"cannot read: {one_line(exc)}") from exc
+
+
 __all__ = [
     "DateOrder",
     "HostGuess",
@@ -261,5 +305,7 @@ __all__ = [
     "level_of",
     "make_event",
     "offset_note",
+    "read_records",
+    "read_text",
     "time_texts",
 ]

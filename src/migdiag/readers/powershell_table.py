@@ -21,8 +21,7 @@ from migdiag.errors import InputError
 from migdiag.model import Event
 from migdiag.readers import InputSource, Keep, Reader, ReadStats
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
-from migdiag.readers.powershell_list import read_records, read_text
-from migdiag.readers.powershell_record import PsRecord
+from migdiag.readers.powershell_record import PsRecord, read_records, read_text
 from migdiag.readers.text import clean_line
 
 FORMAT = "powershell-table"

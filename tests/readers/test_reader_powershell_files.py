@@ -172,3 +172,14 @@ Id                                        : 0b7f3c1e-4d0b-4a62-9a3b-1d5a6b0c3f11
 def test_configuration_snapshots_are_left_to_their_own_reader(text: str) -> None:
     assert sniff(text.encode()) is None
     assert sniff(b"\xff\xfe" + text.encode("utf-16-le")) is None
+
+
+def test_a_list_whose_first_message_fills_the_head_is_still_recognised(tmp_path: Path) -> None:
+    text = _text("SRV1_format_list_star_ps7_en.txt")
+    long = "Message              : " + " ".join(["word"] * 900)
+    at = text.index("Message")
+    end = text.index("\r\n", at)
+    long_first = text[:at] + long + text[end:]
+    assert sniff(long_first.encode()[:4096]) == "powershell-list"
+    read = read_bytes("SRV1.txt", long_first.encode())
+    assert len(read.events) == 7

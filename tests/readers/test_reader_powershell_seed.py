@@ -108,9 +108,9 @@ def test_a_hosts_offset_is_inferred_from_its_utc_input_and_said(tmp_path: Path) 
         [str(listing), str(SEED / "SRV1")], Options(jobs=1, time=TimeOptions())
     )
     report = next(r for r in reports if r.path == str(listing))
-    assert any("read as UTC+02:00, the offset inferred from" in w for w in report.warnings), (
-        report.warnings
-    )
+    assert any(
+        "read as UTC+02:00 instead: the offset inferred from" in w for w in report.warnings
+    ), report.warnings
     # Shifted onto the EVTX's times, each printed record is the EVTX's record: counted once.
     assert len([e for e in read if e.short_host == "SRV1"]) == len(events)
 

@@ -114,9 +114,9 @@ def infer_offsets(
             shifted[index] = replace(event, time=moved)
         for path in sorted({events[i].origin.path for i in indexes}):
             notes[path].append(
-                f"{path}: local times of {host} read as {_offset_text(offset)}, the offset "
-                f"inferred from {count} record(s) that {host}'s UTC inputs (EVTX, XML, JSON) "
-                "also hold"
+                f"{path}: local times of {host} read as {_offset_text(offset)} instead: the "
+                f"offset inferred from {count} record(s) that {host}'s UTC inputs (EVTX, XML, "
+                "JSON) also hold"
             )
     return shifted, dict(notes)
 

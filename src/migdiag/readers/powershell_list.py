@@ -54,21 +54,21 @@ def _lines(text: str) -> list[str]:
 
 def sniff_text(text: str) -> bool:
     """The head starts with a list of event records: its first line is a known property's
-    label, and an id and a provider or a time follow among the labels."""
+    label, and an id and a provider or a time follow among the labels (or, with ``*``, a
+    message so long that it fills the head)."""
     labels: list[str] = []
-    first = True
     for line in _lines(text):
         if not line.strip():
             continue
         m = _LABEL.match(line)
-        if first:
-            first = False
-            if not m or m.group(1).lower() not in KNOWN:
-                return False
-        if m:
+        if not labels and (not m or m.group(1).lower() not in KNOWN):
+            return False
+        if m and not line[:1].isspace():
             labels.append(m.group(1).lower())
     names = set(labels)
-    return bool(names & _IDS) and bool(names & (_WHO | _WHEN))
+    if names & _IDS and names & (_WHO | _WHEN):
+        return True
+    return labels == ["message"] and len(text) >= 1500
 
 
 def _width(lines: Sequence[str]) -> int:

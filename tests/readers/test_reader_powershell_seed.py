@@ -20,6 +20,7 @@ from powershell_render import (
     convert_to_json,
     export_csv,
     format_list,
+    format_table,
     redirected,
     utf8_bom,
 )
@@ -146,3 +147,20 @@ def test_powershell_files_in_folders_and_zips_are_recognised(tmp_path: Path, pac
         "powershell-list",
     ]
     assert [r.migration.outcome for r in analysis.results] == ["failed"]
+
+
+def test_two_printouts_of_one_host_made_in_two_zones_are_each_corrected(tmp_path: Path) -> None:
+    events = _events("SRV1")
+    berlin = tmp_path / "SRV1-list.txt"
+    berlin.write_bytes(redirected(format_list(events, SENDER, star=True), SENDER))
+    # The same host's table, printed with -ComputerName by an admin in New York.
+    new_york = Sender("7", "en-US", 120, (("SRV1", timedelta(hours=-4)),))
+    table = tmp_path / "SRV1-table.txt"
+    table.write_bytes(redirected(format_table(events, new_york), new_york))
+    reports, read, _ = read_events(
+        [str(berlin), str(table), str(SEED / "SRV1")], Options(jobs=1, time=TimeOptions())
+    )
+    notes = {Path(r.path).name: " ".join(r.warnings) for r in reports}
+    assert "read as UTC+02:00 instead" in notes["SRV1-list.txt"]
+    assert "read as UTC-04:00 instead" in notes["SRV1-table.txt"]
+    assert len([e for e in read if e.short_host == "SRV1"]) == len(events)

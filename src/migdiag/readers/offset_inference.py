@@ -4,8 +4,8 @@ Lists, tables and CSV files print local time with no zone; an EVTX, an XML expor
 of the same host carries UTC.  When both hold the same record (same host and event id, and
 the same record id, or the same message where a record id is missing), the difference
 between the two times is the host's offset, to the second, on a quarter-hour grid.  The
-offset most matched records agree on is applied to every local-time event of that host,
-and each affected input's report says so.  A per-host ``--utc-offset`` is the user's word
+offset most matched records agree on is applied to every local-time event of that host in
+that input, and the input's report says so.  A per-host ``--utc-offset`` is the user's word
 and is never overridden; without a match the reader's own note (the offset it used) stands.
 
 Runs on all events after reading and before deduplication (``api``), so that a record given
@@ -69,16 +69,19 @@ def _offset_text(offset: timedelta) -> str:
 def infer_offsets(
     events: Sequence[Event], options: TimeOptions
 ) -> tuple[list[Event], dict[str, list[str]]]:
-    """``events`` with local times corrected per host where the host's UTC inputs show the
-    offset, and the notes to add to each affected input's report (by input path)."""
+    """``events`` with local times corrected per input and host where the host's UTC inputs
+    show the offset, and the notes to add to each affected input's report (by input path).
+
+    Per input, not only per host: ``Get-WinEvent -ComputerName`` prints the time in the
+    zone of the machine that ran it, so two printouts of one host can differ."""
     given = {short_host(name) for name, _ in options.host_offsets}
-    local: dict[str, list[int]] = defaultdict(list)
+    local: dict[tuple[str, str], list[int]] = defaultdict(list)
     exact: dict[tuple[str, int], list[Event]] = defaultdict(list)
     for index, event in enumerate(events):
         host = event.short_host
         if event.time_assumed:
             if host and host not in given:
-                local[host].append(index)
+                local[(event.origin.path, host)].append(index)
         else:
             exact[(host, event.event_id)].append(event)
     if not local or not exact:
@@ -88,7 +91,7 @@ def infer_offsets(
     times = {key: [e.time for e in same] for key, same in exact.items()}
     shifted = list(events)
     notes: dict[str, list[str]] = defaultdict(list)
-    for host, indexes in sorted(local.items()):
+    for (path, host), indexes in sorted(local.items()):
         votes: Counter[timedelta] = Counter()
         for index in indexes:
             event = events[index]
@@ -100,24 +103,21 @@ def infer_offsets(
         ranked = votes.most_common(2)
         best, count = ranked[0]
         if len(ranked) > 1 and ranked[1][1] == count:
-            for path in sorted({events[i].origin.path for i in indexes}):
-                notes[path].append(
-                    f"{path}: {host}'s records in UTC inputs suggest more than one UTC offset "
-                    "for its local times; kept the offset used (give --utc-offset "
-                    f"{host}=+HH:MM)"
-                )
+            notes[path].append(
+                f"{path}: {host}'s records in UTC inputs suggest more than one UTC offset for "
+                f"its local times; kept the offset used (give --utc-offset {host}=+HH:MM)"
+            )
             continue
         offset = options.offset_for(host) - best
         for index in indexes:
             event = events[index]
             moved: datetime = event.time + best
             shifted[index] = replace(event, time=moved)
-        for path in sorted({events[i].origin.path for i in indexes}):
-            notes[path].append(
-                f"{path}: local times of {host} read as {_offset_text(offset)} instead: the "
-                f"offset inferred from {count} record(s) that {host}'s UTC inputs (EVTX, XML, "
-                "JSON) also hold"
-            )
+        notes[path].append(
+            f"{path}: local times of {host} read as {_offset_text(offset)} instead: the offset "
+            f"inferred from {count} record(s) that {host}'s UTC inputs (EVTX, XML, JSON) also "
+            "hold"
+        )
     return shifted, dict(notes)
 
 

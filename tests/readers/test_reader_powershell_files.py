@@ -183,3 +183,58 @@ def test_a_list_whose_first_message_fills_the_head_is_still_recognised(tmp_path:
     assert sniff(long_first.encode()[:4096]) == "powershell-list"
     read = read_bytes("SRV1.txt", long_first.encode())
     assert len(read.events) == 7
+
+
+GET_EVENTLOG_CSV = (
+    "#TYPE System.Diagnostics.EventLogEntry#System/Microsoft-Windows-FailoverClustering/1069\r\n"
+    '"EventID","MachineName","Data","Index","Category","CategoryNumber","EntryType","Message",'
+    '"Source","ReplacementStrings","InstanceId","TimeGenerated","TimeWritten","UserName","Site",'
+    '"Container"\r\n'
+    '"1069","HV02.corp.example","System.Byte[]","48213","(7)","7","Error","Cluster resource '
+    "'Virtual Machine VM7' of type 'Virtual Machine' in clustered role 'VM7' failed.\r\n\r\n"
+    'Based on the failure policies for the resource and role, the cluster service may try."'
+    ',"Microsoft-Windows-FailoverClustering","System.String[]","3221226541",'
+    '"3/14/2025 5:22:41 PM","3/14/2025 5:22:41 PM","NT AUTHORITY\\SYSTEM",,\r\n'
+)
+GET_EVENTLOG_JSON = """[
+    {
+        "EventID":  1069,
+        "MachineName":  "HV02.corp.example",
+        "Index":  48213,
+        "EntryType":  1,
+        "Message":  "Cluster resource \\u0027Virtual Machine VM7\\u0027 failed.",
+        "Source":  "Microsoft-Windows-FailoverClustering",
+        "ReplacementStrings":  [
+                                   "Virtual Machine VM7",
+                                   "VM7"
+                               ],
+        "InstanceId":  3221226541,
+        "TimeGenerated":  "\\/Date(1741969361000)\\/",
+        "TimeWritten":  "\\/Date(1741969361000)\\/"
+    }
+]"""
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (GET_EVENTLOG_CSV.encode(), "powershell-csv"),
+        (b"\xff\xfe" + GET_EVENTLOG_JSON.encode("utf-16-le"), "powershell-json"),
+    ],
+    ids=["csv", "json"],
+)
+def test_get_eventlog_csv_and_json(data: bytes, fmt: str) -> None:
+    options = TimeOptions(host_offsets=(("HV02", timedelta(hours=1)),))
+    read = read_bytes("export", data, options)
+    assert read.format == fmt
+    (event,) = read.events
+    assert (event.provider, event.event_id, event.short_host) == (
+        "Microsoft-Windows-FailoverClustering",
+        1069,
+        "HV02",
+    )
+    assert (event.channel, event.level, event.record_id) == ("System", 2, 48213)
+    assert event.time == datetime(2025, 3, 14, 16, 22, 41, tzinfo=UTC)
+    assert event.message is not None and event.message.startswith("Cluster resource")
+    if fmt == "powershell-json":  # ReplacementStrings is the payload: the VM by position
+        assert event.vm_name == "VM7"

@@ -76,15 +76,20 @@ def infer_offsets(
     zone of the machine that ran it, so two printouts of one host can differ."""
     given = {short_host(name) for name, _ in options.host_offsets}
     local: dict[tuple[str, str], list[int]] = defaultdict(list)
-    exact: dict[tuple[str, int], list[Event]] = defaultdict(list)
     for index, event in enumerate(events):
-        host = event.short_host
-        if event.time_assumed:
-            if host and host not in given:
-                local[(event.origin.path, host)].append(index)
-        else:
-            exact[(host, event.event_id)].append(event)
-    if not local or not exact:
+        if event.time_assumed and event.short_host and event.short_host not in given:
+            local[(event.origin.path, event.short_host)].append(index)
+    if not local:
+        return list(events), {}  # the common case (EVTX only): one pass, nothing built
+    hosts = {host for _, host in local}
+    wanted = {(events[i].short_host, events[i].event_id) for same in local.values() for i in same}
+    exact: dict[tuple[str, int], list[Event]] = defaultdict(list)
+    for event in events:
+        if not event.time_assumed and event.short_host in hosts:
+            key = (event.short_host, event.event_id)
+            if key in wanted:
+                exact[key].append(event)
+    if not exact:
         return list(events), {}
     for same in exact.values():
         same.sort(key=lambda e: e.time)

@@ -238,3 +238,11 @@ def test_get_eventlog_csv_and_json(data: bytes, fmt: str) -> None:
     assert event.message is not None and event.message.startswith("Cluster resource")
     if fmt == "powershell-json":  # ReplacementStrings is the payload: the VM by position
         assert event.vm_name == "VM7"
+
+
+def test_text_after_a_list_is_not_taken_into_the_last_message() -> None:
+    text = _text("SRV1_format_list_star_ps7_en.txt").rstrip() + "\r\n\r\nRegards,\r\nJane\r\n"
+    read = read_bytes("SRV1.txt", text.encode())
+    assert len(read.events) == 7
+    assert "Jane" not in (read.events[-1].message or "")
+    assert any("text outside any record" in w for w in read.stats.warnings)

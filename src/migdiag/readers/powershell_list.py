@@ -88,67 +88,66 @@ def _join(previous: str, piece: str, width: int) -> str:
 
 def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[PsRecord]:
     width = _width(lines)
-    values: dict[str, str] = {}
+    parts: dict[str, list[str]] = {}  # a value's pieces, joined once the record is whole
+    sizes: dict[str, int] = {}
     number = 0
     start = 0
-    key: str | None = None
+    key = ""
     column = 0
     previous = ""
     blanks = 0
-    cut: set[str] = set()
 
-    def bounded(value: str, index: int) -> str:
-        if len(value) <= MAX_VALUE_CHARS:
-            return value
-        if key not in cut:
-            cut.add(key or "")
+    def add(text: str, index: int) -> None:
+        size = sizes.get(key, 0)
+        if size > MAX_VALUE_CHARS:
+            return
+        if size + len(text) > MAX_VALUE_CHARS:
             stats.warn(f"{name} line {index + 1}: value of {key} longer than 1 MiB; cut there")
-        return value[:MAX_VALUE_CHARS]
+            text = text[: MAX_VALUE_CHARS - size] + " "  # one over the limit: cut, once
+        parts.setdefault(key, []).append(text)
+        sizes[key] = size + len(text)
 
     def flush() -> PsRecord | None:
-        nonlocal values
-        if not values:
+        if not parts:
             return None
         # Trailing spaces are kept while lines are joined (a wrap at a double space leaves
         # one at the end of the line) and are insignificant once a value is whole.
-        record = PsRecord(
-            number=number, line=start, values={k: v.strip() for k, v in values.items()}
-        )
-        values = {}
-        cut.clear()
-        return record
+        values = {k: "".join(v).strip() for k, v in parts.items()}
+        parts.clear()
+        sizes.clear()
+        return PsRecord(number=number, line=start, values=values)
 
     for index, line in enumerate(lines):
         if not line.strip():
             blanks += 1
             continue
         m = _LABEL.match(line)
-        if m and not line[:1].isspace():
+        indented = line[:1].isspace()
+        if m and not indented:
             label = m.group(1).lower()
-            if blanks or label in values:
+            if blanks or label in parts:
                 done = flush()
                 if done is not None:
                     yield done
-            if not values:
+            if not parts:
                 number += 1
                 start = index + 1
             key, column = label, m.end(2) + 2
-            values[key] = bounded(m.group(3), index)
+            parts[key] = []
+            add(m.group(3), index)
             previous, blanks = line, 0
             continue
-        if key is None or not values:
+        if not parts or not indented:
+            # PowerShell indents every continuation: this is something else (a mail's
+            # signature, a prompt); it ends the record before it.
+            done = flush()
+            if done is not None:
+                yield done
             stats.warn(f"{name} line {index + 1}: text outside any record; skipped")
             blanks = 0
             continue
         piece = line[column:] if line[:column].strip() == "" else line.strip()
-        joined = values[key]
-        if key in cut:
-            continue
-        if blanks:
-            joined += "\n" * (blanks + 1) + piece
-        else:
-            joined += _join(previous, piece, width) + piece
-        values[key] = bounded(joined, index)
+        add(("\n" * (blanks + 1) if blanks else _join(previous, piece, width)) + piece, index)
         previous, blanks = line, 0
     done = flush()
     if done is not None:

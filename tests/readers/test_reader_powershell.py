@@ -255,3 +255,10 @@ def test_an_ambiguous_date_order_is_settled_by_other_rows_or_reported(
     assert not any("day-first" in w for w in settled.stats.warnings)
     assert [e.time.month for e in settled.events] == [3, 3, 3, 3]
     assert settled.events[0].time.day == 4
+
+
+def test_dotted_dates_are_day_first_without_a_warning(reference: dict[str, list[Event]]) -> None:
+    sender = Sender("5.1", "de-DE", offsets=OFFSETS)
+    read = read_bytes("SRV2.txt", redirected(format_list(reference["SRV2"], sender), sender), LOCAL)
+    assert all(e.time.month == 10 and e.time.day == 8 for e in read.events)
+    assert not any("day-first" in w for w in read.stats.warnings)

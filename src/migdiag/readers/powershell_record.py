@@ -174,7 +174,9 @@ class DateOrder:
     said: bool = False
 
     def check(self, text: str) -> None:
-        if self.day_first is not None or self.said:
+        # Only slashes are written both ways (en-US 10/8/2013 and en-GB or en-AU 8/10/2013);
+        # dotted dates (de-DE, ru-RU, ...) are day-first in every culture that writes them.
+        if self.day_first is not None or self.said or "/" not in text:
             return
         try:
             ambiguous = parse_local(text).ambiguous
@@ -185,8 +187,8 @@ class DateOrder:
             self.stats.warn(
                 f"{self.name}: dates such as {text.strip()[:30]!r} could be day-first or "
                 "month-first and no date in the file settles it; read by the culture's "
-                "convention (AM/PM and slashes: month first; otherwise day first). Say which "
-                "with --day-first or --month-first"
+                "convention (with AM/PM month first, without day first). Say which with "
+                "--day-first or --month-first"
             )
 
 

@@ -11,29 +11,13 @@ from migdiag.readers import Reader
 from migdiag.readers import csv as csv_reader
 from migdiag.readers import evtx as evtx_reader
 from migdiag.readers import mta as mta_reader
-from migdiag.readers import powershell_clixml as ps_clixml_reader
-from migdiag.readers import powershell_csv as ps_csv_reader
-from migdiag.readers import powershell_json as ps_json_reader
-from migdiag.readers import powershell_list as ps_list_reader
-from migdiag.readers import powershell_table as ps_table_reader
+from migdiag.readers import powershell as powershell_readers
 from migdiag.readers import text as text_reader
 from migdiag.readers import wevtutil_text as wevtutil_text_reader
 from migdiag.readers import xml as xml_reader
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
 
-FORMATS = (
-    "evtx",
-    "mta",
-    "xml",
-    "wevtutil-text",
-    "csv",
-    "text",
-    "powershell-list",
-    "powershell-table",
-    "powershell-csv",
-    "powershell-json",
-    "powershell-clixml",
-)
+FORMATS = ("evtx", "mta", "xml", "wevtutil-text", "csv", "text", *powershell_readers.FORMATS)
 
 
 def readers_for(options: TimeOptions) -> dict[str, Reader]:
@@ -45,11 +29,7 @@ def readers_for(options: TimeOptions) -> dict[str, Reader]:
         "wevtutil-text": wevtutil_text_reader.make_reader(options),
         "csv": csv_reader.make_reader(options),
         "text": text_reader.make_reader(options),
-        "powershell-list": ps_list_reader.make_reader(options),
-        "powershell-table": ps_table_reader.make_reader(options),
-        "powershell-csv": ps_csv_reader.make_reader(options),
-        "powershell-json": ps_json_reader.make_reader(options),
-        "powershell-clixml": ps_clixml_reader.make_reader(options),
+        **powershell_readers.readers_for(options),
     }
 
 
@@ -60,10 +40,9 @@ def sniff(head: bytes) -> str | None:
     """The format of an input from its first bytes, or None when no reader knows it.
 
     Binary magic first; then the head is decoded (BOM, UTF-16 or UTF-8) and the text formats
-    are tried from the most to the least distinctive: PowerShell's CLIXML, event XML,
-    ``Event[N]:``, PowerShell's Export-Csv header, the Event Viewer CSV header, event JSON,
-    PowerShell's table and list, and copy-as-text blocks (which may follow other text, as in
-    a pasted mail)."""
+    are tried from the most to the least distinctive: what PowerShell prints (its property
+    names), XML, ``Event[N]:``, the CSV header, and copy-as-text blocks (which may follow
+    other text, as in a pasted mail)."""
     if head.startswith(evtx_reader.FILE_MAGIC):
         return "evtx"
     if head.startswith(mta_reader.FILE_MAGIC):
@@ -71,22 +50,15 @@ def sniff(head: bytes) -> str | None:
     text = text_reader.decode_head(head)
     if "\x00" in text:
         return None  # binary data that happens to decode
-    if ps_clixml_reader.sniff_text(text):
-        return "powershell-clixml"
+    found = powershell_readers.sniff_text(text)
+    if found is not None:
+        return found
     if xml_reader.sniff_text(text):
         return "xml"
     if wevtutil_text_reader.sniff_text(text):
         return "wevtutil-text"
-    if ps_csv_reader.sniff_text(text):
-        return "powershell-csv"
     if csv_reader.looks_like_csv_export(text):
         return "csv"
-    if ps_json_reader.sniff_text(text):
-        return "powershell-json"
-    if ps_table_reader.sniff_text(text):
-        return "powershell-table"
-    if ps_list_reader.sniff_text(text):
-        return "powershell-list"
     if text_reader.sniff_text(text):
         return "text"
     return None

@@ -96,6 +96,7 @@ def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[
     column = 0
     previous = ""
     blanks = 0
+    first = ""
 
     def add(text: str, index: int) -> None:
         size = sizes.get(key, 0)
@@ -125,7 +126,11 @@ def iter_records(lines: Sequence[str], stats: ReadStats, name: str) -> Iterator[
         indented = line[:1].isspace()
         if m and not indented:
             label = m.group(1).lower()
-            if blanks or label in parts:
+            first = first or label
+            # Every record prints its properties in one order: a record starts with the
+            # file's first label, or when a label repeats.  A blank line alone does not
+            # start one: a message ending in a line break leaves one before the next label.
+            if label == first or label in parts:
                 done = flush()
                 if done is not None:
                     yield done

@@ -30,6 +30,7 @@ from migdiag.read_input import IGNORED, FileResult, read_source, read_with_defau
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.bundle import expand
 from migdiag.readers.localtime import TimeOptions
+from migdiag.readers.offset_inference import infer_offsets
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
@@ -170,12 +171,20 @@ def _read(
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
     results = _read_all(sources, named, options, progress, while_waiting)
-    reports = [r.report for r in results]
+    # Local-time exports of a host whose UTC inputs hold the same records: take its offset
+    # from them (readers/offset_inference.py) before duplicates are told apart by time.
+    raw, notes = infer_offsets([e for r in results for e in r.events], options.time)
+    reports = [
+        replace(r.report, warnings=(*r.report.warnings, *notes[r.report.path]))
+        if r.report.path in notes
+        else r.report
+        for r in results
+    ]
     for message in refused:
         # A refused zip member or a missing path is an input problem like an unreadable file.
         name, _, why = message.partition(": ")
         reports.append(InputReport(path=name, format="unknown", error=why or message))
-    events = dedup(e for r in results for e in r.events)
+    events = dedup(raw)
     texts = {r.report.path: (r.text, r.report.path in named) for r in results if r.text is not None}
     snapshots = [r.snapshot for r in results if r.snapshot is not None]
     return reports, events, texts, refused, snapshots

@@ -30,7 +30,7 @@ class FileResult:
     report: InputReport
     events: tuple[Event, ...]
     text: str | None = None  # free text to explain (format "pasted-text")
-    snapshot: Snapshot | None = None  # a configuration snapshot (format "powershell-json")
+    snapshot: Snapshot | None = None  # a configuration snapshot (format "config-snapshot")
 
 
 PASTED = "pasted-text"

@@ -118,12 +118,12 @@ def test_bad_snapshot_in_a_bundle_costs_only_itself(tmp_path: Path) -> None:
     analysis = analyze([str(SEED_LOGS), str(bundle)], Options(jobs=1))
 
     bad = next(r for r in analysis.inputs if r.path.endswith("SRV2/config/Get-VMSwitch.json"))
-    assert bad.error is None and bad.format == "powershell-json"
+    assert bad.error is None and bad.format == "config-snapshot"
     assert any("bad JSON at line 1 column" in w for w in bad.warnings), bad
     assert any("Get-VMSwitch.json" in w for w in analysis.configuration.warnings)
     assert "jumbo-frames-differ" in {f.id for f in analysis.configuration.findings}
     renamed = next(r for r in analysis.inputs if r.path.endswith("renamed.json"))
-    assert renamed.format == "powershell-json" and renamed.hosts == ("HV01",)
+    assert renamed.format == "config-snapshot" and renamed.hosts == ("HV01",)
     other = next(r for r in analysis.inputs if r.path.endswith("other.json"))
     assert other.format == "ignored"  # JSON, but no cmdlet's properties: not a snapshot
     assert analysis.results and analysis.results[0].migration.vm_name == "DidierTest01"

@@ -121,6 +121,13 @@ def bases() -> dict[str, tuple[str, bytes]]:
         "copy_as_text_fr_unknown_labels.txt": "text",
         "wevtutil_qe.txt": "wevtutil-text",
         "eventviewer_export.csv": "csv",
+        # What PowerShell prints (tests/readers/make_powershell_fixtures.py).
+        "powershell/SRV1_format_list_star_ps51_de.txt": "powershell-list",
+        "powershell/HV02_get_eventlog_list_ps51_de.txt": "powershell-list",
+        "powershell/SRV1_table_ps7_de.txt": "powershell-table",
+        "powershell/export_csv_ps51_de_useculture.csv": "powershell-csv",
+        "powershell/convertto_json_ps51.json": "powershell-json",
+        "powershell/export_clixml.xml": "powershell-clixml",
     }
     for name, kind in texts.items():
         data = (DATA / name).read_bytes()

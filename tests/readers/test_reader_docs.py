@@ -26,6 +26,11 @@ def test_every_format_is_in_the_table() -> None:
         "csv": "| Event Viewer CSV |",
         "text": "| Copy details as text",
         "mta": "| LocaleMetaData `.MTA` |",
+        "powershell-list": "| PowerShell `Format-List` |",
+        "powershell-table": "| PowerShell default table |",
+        "powershell-csv": "| PowerShell `Export-Csv` |",
+        "powershell-json": "| PowerShell `ConvertTo-Json` |",
+        "powershell-clixml": "| PowerShell `Export-Clixml` |",
     }
     assert set(names) == set(READERS)
     for fmt, row in names.items():

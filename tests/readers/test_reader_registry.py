@@ -55,7 +55,19 @@ def test_sniff_does_not_look_at_names() -> None:
 
 
 def test_readers_for_passes_time_options() -> None:
-    assert set(READERS) == {"evtx", "mta", "xml", "wevtutil-text", "csv", "text"}
+    assert set(READERS) == {
+        "evtx",
+        "mta",
+        "xml",
+        "wevtutil-text",
+        "csv",
+        "text",
+        "powershell-list",
+        "powershell-table",
+        "powershell-csv",
+        "powershell-json",
+        "powershell-clixml",
+    }
     source = InputSource(name="de.txt", path=DATA / "copy_as_text_21024_de.txt")
     default = next(READERS["text"](source, ReadStats(), keep_all))
     cest = next(

@@ -25,7 +25,7 @@ from typing import Any
 from migdiag.errors import InputError
 from migdiag.model import short_host
 
-FORMAT = "powershell-json"
+FORMAT = "config-snapshot"
 MAX_BYTES = 64 * 1024 * 1024  # a host's largest snapshot (Get-VM on 1,000 VMs) is a few MB
 
 # Property names only one cmdlet's objects carry, in the order they are tried: the first

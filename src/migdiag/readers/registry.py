@@ -12,12 +12,13 @@ from migdiag.readers import Reader
 from migdiag.readers import csv as csv_reader
 from migdiag.readers import evtx as evtx_reader
 from migdiag.readers import mta as mta_reader
+from migdiag.readers import powershell as powershell_readers
 from migdiag.readers import text as text_reader
 from migdiag.readers import wevtutil_text as wevtutil_text_reader
 from migdiag.readers import xml as xml_reader
 from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions
 
-FORMATS = ("evtx", "mta", "xml", "wevtutil-text", "csv", "text")
+FORMATS = ("evtx", "mta", "xml", "wevtutil-text", "csv", "text", *powershell_readers.FORMATS)
 
 
 def readers_for(options: TimeOptions) -> dict[str, Reader]:
@@ -29,6 +30,7 @@ def readers_for(options: TimeOptions) -> dict[str, Reader]:
         "wevtutil-text": wevtutil_text_reader.make_reader(options),
         "csv": csv_reader.make_reader(options),
         "text": text_reader.make_reader(options),
+        **powershell_readers.readers_for(options),
     }
 
 
@@ -39,9 +41,10 @@ def sniff(head: bytes) -> str | None:
     """The format of an input from its first bytes, or None when no reader knows it.
 
     Binary magic first; then the head is decoded (BOM, UTF-16 or UTF-8) and the text formats
-    are tried from the most to the least distinctive: XML, a configuration snapshot (JSON
-    with a cmdlet's property names), ``Event[N]:``, the CSV header, and copy-as-text blocks
-    (which may follow other text, as in a pasted mail)."""
+    are tried from the most to the least distinctive: what PowerShell prints (its property
+    names), XML, a configuration snapshot (JSON with a cmdlet's property names),
+    ``Event[N]:``, the CSV header, and copy-as-text blocks (which may follow other text, as in
+    a pasted mail)."""
     if head.startswith(evtx_reader.FILE_MAGIC):
         return "evtx"
     if head.startswith(mta_reader.FILE_MAGIC):
@@ -49,10 +52,13 @@ def sniff(head: bytes) -> str | None:
     text = text_reader.decode_head(head)
     if "\x00" in text:
         return None  # binary data that happens to decode
+    found = powershell_readers.sniff_text(text)
+    if found is not None:
+        return found
     if xml_reader.sniff_text(text):
         return "xml"
     if config_snapshot.sniff_text(text):
-        # Not events: api.read_source hands it to migdiag.config (no reader in READERS).
+        # Not events: read_input.read_source hands it to migdiag.config (no reader here).
         return config_snapshot.FORMAT
     if wevtutil_text_reader.sniff_text(text):
         return "wevtutil-text"

@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from migdiag.model import Drain, DrainMember, Migration, Outcome, SpeedFacts, short_host
+from migdiag.catalog import default_catalog
+from migdiag.model import Drain, DrainMember, Event, Migration, Outcome, SpeedFacts, short_host
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,13 +76,19 @@ def find_drains(
     return tuple(drains)
 
 
+# Keyed on (provider, id), as Windows' tables define them: the source's 20413 starts the
+# transfer; the Worker's 22509 carries the blackout's dirty pages and saved-state size.
+_TRANSFER_START = ("microsoft-windows-hyper-v-vmms", 20413)
+_BLACKOUT_FIGURES = ("microsoft-windows-hyper-v-worker", 22509)
+
+
 def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
     assert m.started and m.ended
     transfer = next(
         (
             t
             for e, t in zip(m.events, m.corrected_times, strict=False)
-            if e.event_id == 20413 and e.short_host == m.source
+            if (e.provider.lower(), e.event_id) == _TRANSFER_START and e.short_host == m.source
         ),
         m.started,
     )
@@ -118,7 +125,7 @@ def _member(m: Migration, memory_bytes: Mapping[str, int]) -> DrainMember:
 def _blackout_figures(m: Migration) -> tuple[int | None, int | None]:
     """Dirty pages and saved-state KB from the Worker's 22509, where logged."""
     for e in m.events:
-        if e.event_id == 22509 and e.provider.endswith("Hyper-V-Worker"):
+        if (e.provider.lower(), e.event_id) == _BLACKOUT_FIGURES:
             # Element names on newer builds are not published: by name where given, else
             # by position (%3 dirty pages, %4 KB of saved state).
             pages = e.field("DirtyPages") or e.param(3)
@@ -133,9 +140,19 @@ def _blackout_figures(m: Migration) -> tuple[int | None, int | None]:
     return None, None
 
 
-# Events that end an attempt (as correlation's cut); a failed attempt is over at its first.
-_TERMINAL_IDS = frozenset({20415, 20417, 21024, 21026, 21111, 21500, 21501, 21502, 21503, 21301})
+# Events that end an attempt, by what the catalog says they mean (as correlation cuts
+# attempts); a failed attempt is over at its first.
+_TERMINAL_KINDS = frozenset(
+    {"lm-success", "failed-at-source", "failed-at-destination", "ha-failed", "lm-cancelled"}
+)
 _TAIL = timedelta(seconds=1)
+
+
+def _terminal(e: Event) -> bool:
+    spec = default_catalog().spec(e.provider, e.event_id)
+    return spec is not None and (
+        spec.kind in _TERMINAL_KINDS or spec.phase == ("source", "end")  # HA 21301
+    )
 
 
 def _ended(m: Migration) -> datetime:
@@ -146,11 +163,7 @@ def _ended(m: Migration) -> datetime:
     if m.outcome is not Outcome.FAILED:
         return m.ended
     first = min(
-        (
-            t
-            for e, t in zip(m.events, m.corrected_times, strict=False)
-            if e.event_id in _TERMINAL_IDS
-        ),
+        (t for e, t in zip(m.events, m.corrected_times, strict=False) if _terminal(e)),
         default=None,
     )
     if first is None:

@@ -128,7 +128,7 @@ def read_source(
     except Exception as exc:  # a reader bug must cost one file, not the run
         why = f"unexpected reader failure: {type(exc).__name__}: {str(exc)[:200]}"
         return _FileResult(stats.report(source.name, fmt, why), tuple(events))
-    if stats.records == 0 and (stats.bad_chunks or stats.dropped):
+    if stats.records == 0 and (stats.bad_chunks or stats.dropped) and not stats.incomplete:
         # Damage everywhere and not one record: that is an unreadable file, not an empty log.
         why = (
             f"no record could be read ({stats.bad_chunks} damaged chunk(s), "

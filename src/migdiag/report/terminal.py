@@ -72,6 +72,8 @@ def _header(analysis: Analysis, options: RenderOptions) -> list[RenderableType]:
     skipped = sum(1 for r in analysis.inputs if r.skipped)
     ignored = sum(1 for r in analysis.inputs if r.format == "ignored")
     read = len(analysis.inputs) - skipped - ignored
+    if read == 0 and not skipped:
+        out.append(Text("no logs found", style="bold"))
     out.append(
         Text(
             f"inputs: {len(analysis.inputs)} files ({read} read, {ignored} ignored, "
@@ -123,7 +125,12 @@ def _table(analysis: Analysis) -> Table:
         ("outcome", "left", None, True),
         ("cause", "left", 14, False),
     )
+    # A VM name is an identifier to copy: it keeps its width (up to a point) rather than
+    # being folded mid-word to make room for the cause.
+    longest_vm = max((len(vm_label(r)) for r in analysis.results), default=0)
     for name, justify, min_width, no_wrap in columns:
+        if name == "VM":
+            min_width = max(min_width or 0, min(longest_vm, 36))
         table.add_column(
             name,
             justify=justify,  # type: ignore[arg-type]

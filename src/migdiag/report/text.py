@@ -150,6 +150,8 @@ def input_warnings(reports: Sequence[InputReport]) -> list[str]:
     for r in reports:
         if r.skipped:
             lines.append(f"skipped {clean(r.path, one_line=True)}: {clean(r.error, one_line=True)}")
+        elif r.incomplete:
+            lines.append(f"{clean(r.path, one_line=True)}: {clean(r.incomplete, one_line=True)}")
     ignored = [r for r in reports if r.format == "ignored"]
     if ignored:
         # Files inside folders that are not logs (READMEs, screenshots): one line, not many.

@@ -586,8 +586,6 @@ def _finding(s: _Scored, source: str) -> Finding:
         f"From pasted text only: confidence is capped at {sig.text.confidence:.2f} "
         f"(the event chain in both hosts' logs scores up to {sig.confidence:.2f})."
     ]
-    if sig.verified_note:
-        notes.append(sig.verified_note)
     return Finding(
         signature_id=sig.id,
         cause=sig.cause,

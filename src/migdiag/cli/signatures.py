@@ -1,11 +1,13 @@
 """``migdiag signatures``: list, show, validate and test the signature library.
 
 Mounted by the main CLI with ``app.add_typer(signatures.app, name="signatures")``.
-Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures.
+Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures or no cases found.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -27,30 +29,54 @@ app = typer.Typer(
 
 SignatureDirs = Annotated[
     list[Path] | None,
-    typer.Option("--signatures", help="Also load the signatures in this folder (repeatable)."),
+    typer.Option(
+        "--signatures",
+        metavar="DIR",
+        help="Also load the signatures in this folder (repeatable).",
+    ),
 ]
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _no_color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(os.environ.get("NO_COLOR")) or not (callable(isatty) and isatty())
+
+
+# Colour only on a terminal and never with NO_COLOR; on a pipe, no width to fit, so ids and
+# titles print whole (`signatures list | grep` must give ids a user can paste).
+out = Console(highlight=False, no_color=_no_color(sys.stdout), emoji=False)
+err = Console(
+    stderr=True, highlight=False, no_color=_no_color(sys.stderr), emoji=False, soft_wrap=True
+)
 
 
 def _library(extra: list[Path] | None) -> Library:
+    from migdiag.cli.usage import check_signature_dirs
+
+    check_signature_dirs(list(extra or ()))
     try:
         return load_library(tuple(extra or ()))
     except SignatureError as exc:
         for problem in exc.problems:
-            err.print(f"[red]error[/red] {escape(problem)}")
+            err.print(f"error: {escape(problem)}")
         raise typer.Exit(2) from None
 
 
 @app.command("list")
 def list_(signatures: SignatureDirs = None) -> None:
     """One line per signature: id, cause, severity, title."""
+    library = _library(signatures)
+    if not sys.stdout.isatty():
+        # A pipe: tab-separated whole values, one signature a line, for grep, cut and awk.
+        typer.echo("id\tcause\tseverity\tapplies to\ttitle")
+        for sig in library.signatures:
+            typer.echo("\t".join((sig.id, sig.cause, sig.severity, sig.applies_to, sig.title)))
+        return
     table = Table(box=None)
     for column in ("id", "cause", "severity", "applies to"):
         table.add_column(column, no_wrap=True)
     table.add_column("title")
-    for sig in _library(signatures).signatures:
+    for sig in library.signatures:
         table.add_row(
             *(escape(v) for v in (sig.id, sig.cause, sig.severity, sig.applies_to, sig.title))
         )
@@ -61,20 +87,29 @@ def list_(signatures: SignatureDirs = None) -> None:
 def show(
     signature_id: Annotated[str, typer.Argument(metavar="ID", help="Signature id (file name).")],
     signatures: SignatureDirs = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Also print the notes for signature authors.")
+    ] = False,
 ) -> None:
     """Everything one signature says, as Markdown."""
     sig = _library(signatures).get(signature_id)
     if sig is None:
-        err.print(f"[red]error[/red] no signature {escape(signature_id)!r}")
+        err.print(f"error: no signature {escape(signature_id)!r} (see: migdiag signatures list)")
         raise typer.Exit(2)
     out.print(escape("\n".join(render_signature(sig))), soft_wrap=True)
+    if dev:
+        notes = sig.dev_notes or ("(no developer notes)",)
+        out.print(escape("\n".join(["Developer notes:", "", *(f"- {n}" for n in notes), ""])))
     out.print(f"[dim]{escape(str(sig.path))}[/dim]")
 
 
 @app.command()
-def catalogue(signatures: SignatureDirs = None) -> None:
-    """The catalogue page (docs/signatures.md) for the library."""
+def catalog(signatures: SignatureDirs = None) -> None:
+    """The signature catalog page (docs/signatures.md) for the library, as Markdown."""
     out.print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
+
+
+app.command("catalogue", hidden=True)(catalog)  # the old spelling still works
 
 
 @app.command()
@@ -86,9 +121,13 @@ def validate(
 ) -> None:
     """Check every signature file against the schema; report each problem as file:line."""
     target = directory or builtin_dir()
+    if not target.is_dir() or not any(target.glob("*.yaml")):
+        why = "no such folder" if not target.is_dir() else "no signature files (*.yaml) in it"
+        err.print(f"error: {escape(str(target))}: {why}")
+        raise typer.Exit(2)
     problems = validate_dir(target)
     for problem in problems:
-        err.print(f"[red]error[/red] {escape(problem)}")
+        err.print(f"error: {escape(problem)}")
     if problems:
         err.print(f"{len(problems)} problem(s) in {escape(str(target))}")
         raise typer.Exit(2)
@@ -113,7 +152,17 @@ def test(
 ) -> None:
     """Run the signatures' positive and negative cases (the same code the test suite runs)."""
     library = _library(signatures)
-    results = run_cases(directory or _default_cases(), library)
+    folder = directory or _default_cases()
+    if not folder.is_dir():
+        err.print(f"error: {escape(str(folder))}: no such folder")
+        raise typer.Exit(2)
+    results = run_cases(folder, library)
+    if not results:
+        err.print(
+            f"error: {escape(str(folder))}: no signature cases in it "
+            "(expected <id>/positive*.yaml and <id>/negative*.yaml)"
+        )
+        raise typer.Exit(2)
     failed = [r for r in results if not r.ok]
     for r in results:
         mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"

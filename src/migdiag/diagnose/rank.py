@@ -71,8 +71,6 @@ def _notes(migration: Migration, signature: Signature) -> tuple[str, ...]:
         )
     if missing_source:
         notes.append(f"No events from the source {migration.source} were supplied.")
-    if signature.verified_note:
-        notes.append(signature.verified_note)
     return tuple(dict.fromkeys(notes))
 
 

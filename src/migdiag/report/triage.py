@@ -221,6 +221,7 @@ def render_index_html(rows: Sequence[TriageRow], links: Mapping[str, str]) -> st
             "case": clean(row.case, one_line=True),
             "href": safe_href(links[row.case]) if row.case in links else None,
             "urgency": row.urgency.label,
+            "urgency_rank": int(row.urgency),
             "migrations": row.migrations,
             "failed": row.failed,
             "unknown_cause": row.unknown_cause,

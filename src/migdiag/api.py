@@ -105,7 +105,9 @@ def read_source(
         try:
             text = _as_text(source) if named else None
         except OSError as exc:
-            return _FileResult(stats.report(source.name, "unknown", f"cannot read: {exc}"), ())
+            return _FileResult(
+                stats.report(source.name, "unknown", f"cannot read: {exc.strerror or exc}"), ()
+            )
         if text is not None:
             return _FileResult(stats.report(source.name, PASTED), (), text)
         if not named:

@@ -297,7 +297,8 @@ def _prepare(text: str) -> _Prepared:
         commands=tuple(commands),
         echoes=tuple(echoes),
         info=tuple(info),
-        physical=len(raw) if text.strip() else 0,
+        # A final newline ends the last line; it does not start another.
+        physical=(len(raw) - (raw[-1] == "")) if text.strip() else 0,
     )
 
 

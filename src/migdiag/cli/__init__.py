@@ -39,6 +39,7 @@ from migdiag.cli.usage import (
     check_output_file,
     check_signature_dirs,
     parse_offsets,
+    plain_argument_help,
     prepare_output_dir,
     usage_line,
 )
@@ -59,6 +60,8 @@ EXIT_SLOW = 5
 EXIT_INPUTS_SKIPPED = 6
 EXIT_NOTHING_READ = 7
 EXIT_INTERRUPTED = 130
+
+plain_argument_help()
 
 app = typer.Typer(
     name="migdiag",

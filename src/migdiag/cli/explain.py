@@ -29,6 +29,17 @@ from migdiag.report.text import clean  # the one output scrubber: escapes, contr
 SCHEMA_VERSION = 1
 EXIT_OK = 0
 EXIT_USAGE = 2
+# Pasted text is a few KB; a larger input (a log dumped by mistake, one 50 MB line) is read
+# only this far, so time and memory stay bounded, and the user is told.
+MAX_INPUT_BYTES = 256 * 1024
+# An evidence line is quoted at most this long: output never echoes a huge input back.
+QUOTE_LENGTH = 300
+PROMPT = "Paste the error text, then press Ctrl-D on an empty line (Ctrl-Z, Enter on Windows):"
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= QUOTE_LENGTH else flat[: QUOTE_LENGTH - 1] + "…"
 
 
 class ExplainFormat(StrEnum):
@@ -42,7 +53,7 @@ def _line(e: Evidence) -> int | None:
 
 
 def _evidence_obj(e: Evidence) -> dict[str, Any]:
-    return {"line": _line(e), "text": e.event.message or "", "why": e.why}
+    return {"line": _line(e), "text": _quote(e.event.message or ""), "why": e.why}
 
 
 def _missing_obj(m: Missing) -> dict[str, Any]:
@@ -132,11 +143,11 @@ def render_markdown(x: Explanation, source: str) -> str:
             "",
         ]
         out += [
-            f"- line {_line(e)}: {_md_code(e.event.message or '')} — {_md(e.why)}"
+            f"- line {_line(e)}: {_md_code(_quote(e.event.message or ''))} — {_md(e.why)}"
             for e in f.evidence
         ]
         out += [
-            f"- line {_line(e)}: {_md_code(e.event.message or '')} — {_md(e.why)}"
+            f"- line {_line(e)}: {_md_code(_quote(e.event.message or ''))} — {_md(e.why)}"
             for e in f.corroboration
         ]
         for title, items in (("Checks", f.checks), ("Fix", f.remediation)):
@@ -179,7 +190,7 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
         if quiet:
             continue
         for e in f.evidence + f.corroboration:
-            put(f"   line {_line(e)}: {e.event.message or ''}", "cyan")
+            put(f"   line {_line(e)}: {_quote(e.event.message or '')}", "cyan")
             put(f"      {e.why}", "dim")
         if rank > 1:
             continue  # the first cause gets the whole story; the rest are the differential
@@ -213,14 +224,27 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return decode_bytes(sys.stdin.buffer.read())
+    """The text to explain: at most ``MAX_INPUT_BYTES`` of it, with a warning past that."""
     try:
-        return decode_bytes(Path(source).read_bytes())
+        if source == "-":
+            if sys.stdin.isatty():
+                typer.echo(PROMPT, err=True)
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(source).open("rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         why = exc.strerror or str(exc)
         typer.echo(f"error: {source}: {why}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if len(data) > MAX_INPUT_BYTES:
+        data = data[:MAX_INPUT_BYTES]
+        typer.echo(
+            f"warning: {source}: only the first {MAX_INPUT_BYTES // 1024} KiB were read "
+            "(pasted text is a few KB; for logs use: migdiag analyze)",
+            err=True,
+        )
+    return decode_bytes(data)
 
 
 def explain(
@@ -232,7 +256,11 @@ def explain(
     ] = ExplainFormat.terminal,
     signatures: Annotated[
         list[Path],
-        typer.Option("--signatures", help="Also load signatures from this folder (repeatable)."),
+        typer.Option(
+            "--signatures",
+            metavar="DIR",
+            help="Also load signatures from this folder (repeatable).",
+        ),
     ] = [],  # noqa: B006 - typer needs a literal default
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only the ranked causes, one line each.")
@@ -247,6 +275,9 @@ def explain(
 
         Get-Clipboard | migdiag explain -
     """
+    from migdiag.cli.usage import check_signature_dirs
+
+    check_signature_dirs(signatures)
     text = _read(source)
     try:
         library = load_library(tuple(signatures))

@@ -123,3 +123,27 @@ def prepare_output_dir(path: Path | None, option: str) -> None:
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise typer.BadParameter(f"{path}: not allowed to write there", param_hint=option)
+
+
+def plain_argument_help() -> None:
+    """Show an argument in help and usage by its metavar alone (``PATH...``), not typer's
+    ``{PATH...}...`` and ``<list[str]>``: Python's types mean nothing to a user.
+
+    typer offers no option for this; its argument class is adjusted once, where the CLI is
+    built, and left alone if a typer release renames what is adjusted here."""
+    from typer.core import TyperArgument
+
+    display = getattr(TyperArgument, "display_type_rich", None)
+    usage = getattr(TyperArgument, "_usage_display_name", None)
+    if display is None or usage is None or getattr(TyperArgument, "_migdiag_plain", False):
+        return
+
+    def display_type_rich(self: TyperArgument, ctx: typer.Context) -> str | None:
+        return None if self.metavar is not None else display(self, ctx)
+
+    def usage_display_name(self: TyperArgument) -> str:
+        return self.metavar if self.metavar is not None else usage(self)
+
+    TyperArgument.display_type_rich = display_type_rich  # type: ignore[method-assign,assignment]
+    TyperArgument._usage_display_name = usage_display_name  # type: ignore[method-assign]
+    TyperArgument._migdiag_plain = True  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from common import run_migdiag
+from common import run_in_terminal, run_migdiag
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
@@ -331,3 +331,68 @@ def test_ctrl_c_during_a_multi_file_run_exits_130_quietly(tmp_path: Path) -> Non
     assert process.returncode == 130
     assert not INTERNAL.search(stderr), stderr
     assert stdout == ""
+
+
+# -- on a terminal ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("signatures", "list"),
+        ("signatures", "show", "mtu-mismatch-reset"),
+        ("signatures", "test"),
+        ("analyze", str(SEED)),
+        ("triage", str(SEED)),
+        ("events", str(SEED)),
+        ("timeline", str(SEED)),
+        ("analyze", "--help"),
+    ],
+)
+def test_no_color_on_a_terminal_means_no_styling(args: tuple[str, ...]) -> None:
+    code, shown = run_in_terminal(*args, env={"NO_COLOR": "1"})
+    assert code == 0, shown
+    # No colour and no bold (SGR); a progress bar may still move the cursor.
+    assert not re.search(r"\x1b\[[0-9;]*m", shown), shown[:400]
+
+
+def test_terminal_report_uses_the_terminal_width() -> None:
+    code, shown = run_in_terminal("analyze", str(SAMPLES), "-q", columns=220)
+    assert code == 0
+    assert max(len(line) for line in shown.splitlines()) > 120
+    # The cause that wrapped at 100 columns fits on its row at 220.
+    assert any(
+        "DidierTest01" in line and "(jumbo-frame / MTU mismatch on the path)" in line
+        for line in shown.splitlines()
+    )
+
+
+def test_vm_names_are_not_broken_mid_word(tmp_path: Path) -> None:
+    name = "Contoso-SQL-Cluster-Node-07"
+    scenario = tmp_path / "long-name.yaml"
+    scenario.write_text(
+        SCENARIO.read_text(encoding="utf-8").replace("DidierTest01", name), encoding="utf-8"
+    )
+    assert run_migdiag("synth", str(scenario), "--out", str(tmp_path / "logs")).returncode == 0
+    code, shown = run_in_terminal("analyze", str(tmp_path / "logs"), "-q", columns=90)
+    assert code == 0
+    [row] = [line for line in shown.splitlines() if "SRV1 → SRV2" in line]
+    assert row.startswith(name), row
+
+
+def test_events_on_a_terminal_fit_it_and_say_where_they_were_cut() -> None:
+    code, shown = run_in_terminal("events", str(SEED), columns=100)
+    assert code == 0
+    lines = shown.splitlines()
+    assert lines[0].split() == ["time", "(UTC)", "host", "id", "codes", "message"]
+    assert all(len(line) <= 100 for line in lines)
+    assert any(line.endswith("…") for line in lines)
+    times = {line[:25] for line in lines[1:]}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z ", t) for t in times)
+
+
+def test_events_on_a_pipe_are_whole() -> None:
+    result = run_migdiag("events", str(SEED))
+    assert result.returncode == 0
+    assert "…" not in result.stdout
+    assert "VMID 41EF2DB0-0C0A-12FE-25CB-C3330D937F27)." in result.stdout

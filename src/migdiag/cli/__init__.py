@@ -120,7 +120,13 @@ class FailOn(StrEnum):
 
 def _stderr() -> Console:
     no_color = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
-    return Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    # color_system=None: under NO_COLOR not even bold (rich's no_color keeps it).
+    return Console(
+        stderr=True,
+        color_system=None if no_color else "auto",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _safe(text: str) -> str:

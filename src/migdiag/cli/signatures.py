@@ -44,9 +44,15 @@ def _no_color(stream: object) -> bool:
 
 # Colour only on a terminal and never with NO_COLOR; on a pipe, no width to fit, so ids and
 # titles print whole (`signatures list | grep` must give ids a user can paste).
-out = Console(highlight=False, no_color=_no_color(sys.stdout), emoji=False)
+# color_system=None, not no_color=True: rich keeps bold and underline under no_color, and
+# NO_COLOR means no styling at all.
+out = Console(highlight=False, color_system=None if _no_color(sys.stdout) else "auto", emoji=False)
 err = Console(
-    stderr=True, highlight=False, no_color=_no_color(sys.stderr), emoji=False, soft_wrap=True
+    stderr=True,
+    highlight=False,
+    color_system=None if _no_color(sys.stderr) else "auto",
+    emoji=False,
+    soft_wrap=True,
 )
 
 

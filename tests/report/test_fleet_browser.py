@@ -132,3 +132,31 @@ def test_timeline_labels_are_not_hidden(
         for i, label in enumerate(labels):
             assert not any(_overlap(label, other) for other in labels[i + 1 :]), label
             assert not any(_overlap(label, mark) for mark in marks), label
+
+
+def test_triage_index_sorts_by_rank_and_links_each_case(
+    browser_context: Any, tmp_path: Path
+) -> None:
+    from report_fixtures import standard_analysis
+
+    from migdiag.report.triage import case_file_names, render_index_html, triage_rows
+
+    cases = ["tickets/HV-4711", "tickets/HV-0815.zip", "tickets/HV-4711/"]
+    rows = triage_rows([(case, standard_analysis()) for case in cases])
+    links = case_file_names(cases)
+    assert sorted(links.values()) == ["HV-0815.html", "HV-4711-2.html", "HV-4711.html"]
+    loaded = _load(browser_context, render_index_html(rows, links), tmp_path / "index.html")
+    page = loaded.page
+
+    def ranks() -> list[str]:
+        return page.locator("tbody tr td:first-child").all_inner_texts()
+
+    assert ranks() == ["1", "2", "3"]
+    page.locator("thead button", has_text="Rank").click()
+    assert ranks() == ["3", "2", "1"]
+    page.locator("thead button", has_text="Rank").click()
+    assert ranks() == ["1", "2", "3"]
+    page.locator("thead button", has_text="Case").click()
+    cases_shown = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert cases_shown == sorted(cases_shown)
+    assert loaded.console_errors == []

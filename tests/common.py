@@ -55,10 +55,15 @@ def populated_event(**changes: object) -> Event:
 
 
 def run_in_terminal(
-    *args: str, columns: int = 100, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    columns: int = 100,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    typed: str | None = None,
 ) -> tuple[int, str]:
     """``migdiag ARGS`` on a pseudo-terminal ``columns`` wide, as a user at a console runs it:
-    stdout and stderr are that terminal.  Returns the exit status and everything shown."""
+    stdin, stdout and stderr are that terminal; ``typed`` is typed once the first output
+    shows, then Ctrl-D.  Returns the exit status and everything shown."""
     import fcntl
     import select
     import struct
@@ -87,6 +92,9 @@ def run_in_terminal(
             if not data:
                 break
             shown += data
+            if typed is not None:
+                os.write(master, typed.encode("utf-8") + b"\n\x04")
+                typed = None
     finally:
         os.close(master)
     return process.wait(timeout=timeout), shown.decode("utf-8", "replace").replace("\r\n", "\n")

@@ -298,13 +298,16 @@ def read(
                 f"({CHUNK_SIZE - present:,} bytes of it missing); {stats.records} record(s) "
                 "recovered, the records in the missing part are lost"
             )
-        elif stats.header_chunks is not None and (stats.chunks or 0) < stats.header_chunks:
-            missing = (stats.header_chunks - (stats.chunks or 0)) * CHUNK_SIZE
-            stats.incomplete = (
-                f"truncated: {stats.header_chunks - (stats.chunks or 0)} of "
-                f"{stats.header_chunks} chunks missing ({missing:,} bytes); "
-                f"{stats.records} record(s) recovered"
-            )
+        elif stats.header_chunks is not None:
+            # Judged by size, not by chunk magics: a chunk whose magic is damaged is still
+            # there (a bad chunk, reported as such), not missing.
+            present = max(source.size - HEADER_SIZE, 0) // CHUNK_SIZE
+            if present < stats.header_chunks:
+                missing = stats.header_chunks - present
+                stats.incomplete = (
+                    f"truncated: {missing} of {stats.header_chunks} chunks missing "
+                    f"({missing * CHUNK_SIZE:,} bytes); {stats.records} record(s) recovered"
+                )
     finally:
         target.close()
 

@@ -174,6 +174,7 @@ def test_truncated_evtx_keeps_its_records_in_json(truncated: Path) -> None:
         (("analyze", str(SEED), "--utc-offset", "SRV1=+25:00"), "SRV1=+25:00"),
         (("analyze", str(SEED), "--utc-offset", "NOPE=+01:00"), "NOPE"),
         (("timeline", str(SEED), "--utc-offset", "NOPE=+01:00"), "NOPE"),
+        (("events", str(SEED), "--host", "NOPE"), "NOPE: no such host"),
         (("analyze", str(SEED), "-j", "-3"), "--jobs"),
         (("events", str(SEED), "-j", "abc"), "--jobs"),
         (("analyze", str(SEED), "--skew-tolerance", "-5"), "--skew-tolerance"),

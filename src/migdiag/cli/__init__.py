@@ -35,6 +35,7 @@ from rich.progress import BarColumn, DownloadColumn, TaskID, TextColumn, TimeRem
 from rich.progress import Progress as RichProgress
 
 from migdiag.cli.usage import (
+    check_hosts,
     check_offset_hosts,
     check_output_file,
     check_signature_dirs,
@@ -568,6 +569,8 @@ def events(
     reports, found, _ = read_events(paths, options)
     reports = _logs_only(reports)
     check_offset_hosts(options.time.host_offsets, {e.short_host for e in found})
+    if found:  # with no events at all, "no logs found" (below) is the message
+        check_hosts(hosts, {e.short_host for e in found}, "--host")
     report_inputs(reports, paths)
     flt = EventFilter(
         ids=tuple(ids),

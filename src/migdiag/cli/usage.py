@@ -76,13 +76,17 @@ def parse_offsets(
 
 def check_offset_hosts(per_host: tuple[tuple[str, timedelta], ...], hosts: set[str]) -> None:
     """A per-host offset for a host the logs never name is a typo: say so before output."""
+    check_hosts([host for host, _ in per_host], hosts, "--utc-offset")
+
+
+def check_hosts(wanted: list[str], hosts: set[str], option: str) -> None:
+    """Hosts named in an option must be in the logs (short names, any case)."""
     known = {h.upper() for h in hosts}
-    for host, _ in per_host:
-        if host not in known:
+    for host in wanted:
+        if host.split(".")[0].upper() not in known:
             listed = ", ".join(sorted(known)) or "none"
             raise typer.BadParameter(
-                f"{host}: no such host in the logs (hosts found: {listed})",
-                param_hint="--utc-offset",
+                f"{host}: no such host in the logs (hosts found: {listed})", param_hint=option
             )
 
 

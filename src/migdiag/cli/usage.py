@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 # Real UTC offsets run from -12:00 to +14:00.
-MAX_OFFSET = timedelta(hours=14)
+MIN_OFFSET, MAX_OFFSET = timedelta(hours=-12), timedelta(hours=14)
 
 _OFFSET = re.compile(r"^(?:(?P<host>[^=]+)=)?(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})$")
 
@@ -60,13 +60,13 @@ def parse_offsets(
                 f"{value!r}: expected +02:00 (all hosts) or HOST=+02:00", param_hint="--utc-offset"
             )
         delta = timedelta(hours=int(m["h"]), minutes=int(m["m"]))
-        if int(m["m"]) >= 60 or delta > MAX_OFFSET:
+        if m["sign"] == "-":
+            delta = -delta
+        if int(m["m"]) >= 60 or not MIN_OFFSET <= delta <= MAX_OFFSET:
             raise typer.BadParameter(
                 f"{value!r}: a UTC offset lies between -12:00 and +14:00",
                 param_hint="--utc-offset",
             )
-        if m["sign"] == "-":
-            delta = -delta
         if m["host"]:
             per_host.append((m["host"].strip().split(".")[0].upper(), delta))
         else:

@@ -24,7 +24,7 @@ from migdiag.diagnose import load_library
 from migdiag.errors import SignatureError
 from migdiag.explain import Explanation, Missing, decode_bytes, explain_text
 from migdiag.model import Evidence, Finding
-from migdiag.report.text import clean  # the one output scrubber: escapes, controls, bidi
+from migdiag.report.text import clean, quote  # the one output scrubber; bounded quotes
 
 SCHEMA_VERSION = 1
 EXIT_OK = 0
@@ -32,14 +32,11 @@ EXIT_USAGE = 2
 # Pasted text is a few KB; a larger input (a log dumped by mistake, one 50 MB line) is read
 # only this far, so time and memory stay bounded, and the user is told.
 MAX_INPUT_BYTES = 256 * 1024
-# An evidence line is quoted at most this long: output never echoes a huge input back.
-QUOTE_LENGTH = 300
 PROMPT = "Paste the error text, then press Ctrl-D on an empty line (Ctrl-Z, Enter on Windows):"
 
 
 def _quote(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= QUOTE_LENGTH else flat[: QUOTE_LENGTH - 1] + "…"
+    return quote(text)  # never echo a huge input back
 
 
 class ExplainFormat(StrEnum):

@@ -27,6 +27,7 @@ from migdiag.report.text import (
     decoded_name,
     input_warnings,
     needs_detail,
+    quote,
     route,
     seconds,
     short_time,
@@ -243,7 +244,7 @@ def _pasted(p: PastedText, full: bool) -> list[RenderableType]:
         if rank == 1 and full:
             for ev in f.evidence:
                 line = ev.event.origin.offset
-                out.append(Text(f"  line {line}: " + clean(ev.event.message or "", one_line=True)))
+                out.append(Text(f"  line {line}: " + quote(ev.event.message)))
     if full:
         for code, name, text in p.decoded:
             out.append(Text(f"  {code} {clean(name, one_line=True)}: {clean(text, one_line=True)}"))

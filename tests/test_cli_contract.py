@@ -99,6 +99,8 @@ def test_missing_file_argument_is_a_usage_error(args: tuple[str, ...], tmp_path:
         ("timeline", str(SEED), "-o", f"{UNWRITABLE_DIR}/x.txt"),
         ("synth", str(SCENARIO), "--out", "/proc/x"),
         ("triage", str(SEED), "--html-dir", "AFILE"),
+        ("analyze", "AFILE", "-o", "AFILE"),
+        ("events", "AFILE", "-o", "AFILE"),
     ],
 )
 def test_unwritable_output_is_refused_before_the_work(
@@ -112,6 +114,7 @@ def test_unwritable_output_is_refused_before_the_work(
     line = one_error_line(result)
     assert line.startswith("error:")
     assert result.stdout == "", "the report must not go out before the error"
+    assert a_file.read_text(encoding="utf-8") == "not a folder", "an input was overwritten"
 
 
 # -- empty inputs: said, and exit 7 -----------------------------------------------------------

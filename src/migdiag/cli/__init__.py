@@ -406,8 +406,8 @@ def analyze(
     """
     from migdiag.api import analyze as run
 
-    check_output_file(output, "--output")
-    check_output_file(html, "--html")
+    check_output_file(output, "--output", paths)
+    check_output_file(html, "--html", paths)
     options = _options(signatures, jobs, utc_offset, day_first, skew_tolerance)
     if engine == Engine.dask:
         if not scheduler:
@@ -498,7 +498,7 @@ def timeline(
     from migdiag.correlate import correlate
     from migdiag.timeline import render_timeline, render_timeline_json
 
-    check_output_file(output, "--output")
+    check_output_file(output, "--output", paths)
     options = _options([], jobs, utc_offset, day_first, skew_tolerance)
     with _ProgressBar(quiet) as bar:
         reports, events, _ = read_events(paths, options, progress=bar.callback)
@@ -564,7 +564,7 @@ def events(
         to_frame,
     )
 
-    check_output_file(output, "--output")
+    check_output_file(output, "--output", paths)
     options = _options([], jobs, utc_offset, day_first, 5.0)
     reports, found, _ = read_events(paths, options)
     reports = _logs_only(reports)

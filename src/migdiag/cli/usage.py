@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,10 +101,17 @@ def check_signature_dirs(dirs: list[Path]) -> None:
             )
 
 
-def check_output_file(path: Path | None, option: str) -> None:
-    """Refuse, before the work, a file output that cannot be written."""
+def check_output_file(path: Path | None, option: str, inputs: Sequence[str] = ()) -> None:
+    """Refuse, before the work, a file output that cannot be written, or that is one of the
+    inputs (migdiag never writes to what it reads)."""
     if path is None:
         return
+    for given in inputs:
+        if Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+            raise typer.BadParameter(
+                f"{path} is one of the inputs: migdiag never overwrites what it reads",
+                param_hint=option,
+            )
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a folder: give a file name", param_hint=option)
     parent = path.parent

@@ -52,3 +52,49 @@ def populated_event(**changes: object) -> Event:
     }
     values.update(changes)
     return Event(**values)  # type: ignore[arg-type]
+
+
+def run_in_terminal(
+    *args: str,
+    columns: int = 100,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    typed: str | None = None,
+) -> tuple[int, str]:
+    """``migdiag ARGS`` on a pseudo-terminal ``columns`` wide, as a user at a console runs it:
+    stdin, stdout and stderr are that terminal; ``typed`` is typed once the first output
+    shows, then Ctrl-D.  Returns the exit status and everything shown."""
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environment = {**os.environ, **(env or {})}
+    environment.pop("COLUMNS", None)  # the terminal's own size, as a console reports it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migdiag", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=environment,
+        close_fds=True,
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        while select.select([master], [], [], timeout)[0]:
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:  # the terminal closed with the last process on it
+                break
+            if not data:
+                break
+            shown += data
+            if typed is not None:
+                os.write(master, typed.encode("utf-8") + b"\n\x04")
+                typed = None
+    finally:
+        os.close(master)
+    return process.wait(timeout=timeout), shown.decode("utf-8", "replace").replace("\r\n", "\n")

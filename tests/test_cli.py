@@ -135,8 +135,13 @@ def test_triage_ranks_cases_and_writes_an_index(tmp_path: Path) -> None:
     assert "healthy" in ranked[-1]  # failures rank above the healthy case
     assert all("failed" in line for line in ranked[:3])
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert index.count('href="./case-') == 4
-    assert len(list((tmp_path / "out").glob("case-*.html"))) == 4
+    # Reports are named after their case (folder or zip name) and link back to the index.
+    names = {"healthy-drain", "seed-mtu-reset", "switch-mtu-timeout", "customer"}
+    assert {p.stem for p in (tmp_path / "out").glob("*.html")} == names | {"index"}
+    for name in names:
+        assert f'href="./{name}.html"' in index
+        page = (tmp_path / "out" / f"{name}.html").read_text(encoding="utf-8")
+        assert 'href="index.html"' in page
 
 
 def test_pasted_text_among_the_inputs_is_explained_beside_the_logs(tmp_path: Path) -> None:

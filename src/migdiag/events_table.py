@@ -135,11 +135,42 @@ def _printable(value: object) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in str(value).replace("\n", " "))
 
 
-def render_table(frame: pd.DataFrame) -> str:
-    lines = []
-    for row in frame.itertuples(index=False):
+def _fixed_time(value: object) -> str:
+    # Every row the same width: milliseconds always shown, UTC marked once per value.
+    if not isinstance(value, datetime):
+        return str(value)
+    return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` in ``width`` columns, an ellipsis where it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+TABLE_MIN_MESSAGE = 20  # a terminal narrower than the fixed columns still shows this much
+
+
+def render_table(frame: pd.DataFrame, width: int | None = None, full: bool = True) -> str:
+    """The events as aligned columns under a header row.  ``width``: the terminal's width
+    (messages are cut to fit, with an ellipsis); ``full``: nothing is cut (a pipe or file)."""
+    if frame.empty:
+        return "no events\n"
+    hosts = [_printable(h) for h in frame["host"]]
+    host_width = min(max(4, *(len(h) for h in hosts)), 15 if not full else 64)
+    codes = [_printable(c) for c in frame["error_codes"]]
+    code_width = max(5, *(len(c) for c in codes))
+    fixed = 24 + 2 + host_width + 1 + 5 + 2 + code_width + 2
+    message_width = None if full or width is None else max(width - fixed, TABLE_MIN_MESSAGE)
+    header = (
+        f"{'time (UTC)':<24}  {'host':<{host_width}} {'id':>5}  {'codes':<{code_width}}  message"
+    )
+    lines = [header]
+    for row, host, code in zip(frame.itertuples(index=False), hosts, codes, strict=True):
+        message = _printable(row.message)
+        if message_width is not None:
+            message = _fit(message, message_width)
         lines.append(
-            f"{_iso(row.datetime)[:23]}  {_printable(row.host):<12} {row.event_id:>5}  "
-            f"{_printable(row.error_codes):<11}  {_printable(row.message)[:100]}"
+            f"{_fixed_time(row.datetime):<24}  {_fit(host, host_width):<{host_width}} "
+            f"{row.event_id:>5}  {code:<{code_width}}  {message}".rstrip()
         )
-    return "\n".join(lines) + ("\n" if lines else "no events\n")
+    return "\n".join(lines) + "\n"

@@ -315,7 +315,8 @@ def _prepare(text: str) -> _Prepared:
         commands=tuple(commands),
         echoes=tuple(echoes),
         info=tuple(info),
-        physical=len(raw) if text.strip() else 0,
+        # A final newline ends the last line; it does not start another.
+        physical=(len(raw) - (raw[-1] == "")) if text.strip() else 0,
     )
 
 
@@ -677,8 +678,6 @@ def _finding(s: _Scored, source: str) -> Finding:
         f"(the event chain in both hosts' logs scores up to {sig.confidence:.2f}).",
         *s.notes,
     ]
-    if sig.verified_note:
-        notes.append(sig.verified_note)
     return Finding(
         signature_id=sig.id,
         cause=sig.cause,

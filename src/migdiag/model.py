@@ -284,6 +284,8 @@ class InputReport:
     channels: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None  # set when the file could not be read at all
+    # Set when the file was read only in part (an EVTX cut short): what was lost, in words.
+    incomplete: str | None = None
 
     @property
     def skipped(self) -> bool:

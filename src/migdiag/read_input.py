@@ -92,7 +92,9 @@ def read_source(
         try:
             text = _as_text(source) if named else None
         except OSError as exc:
-            return FileResult(stats.report(source.name, "unknown", f"cannot read: {exc}"), ())
+            return FileResult(
+                stats.report(source.name, "unknown", f"cannot read: {exc.strerror or exc}"), ()
+            )
         if text is not None:
             return FileResult(stats.report(source.name, PASTED), (), text)
         if not named:
@@ -115,7 +117,7 @@ def read_source(
     except Exception as exc:  # a reader bug must cost one file, not the run
         why = f"unexpected reader failure: {type(exc).__name__}: {str(exc)[:200]}"
         return FileResult(stats.report(source.name, fmt, why), tuple(events))
-    if stats.records == 0 and (stats.bad_chunks or stats.dropped):
+    if stats.records == 0 and (stats.bad_chunks or stats.dropped) and not stats.incomplete:
         # Damage everywhere and not one record: that is an unreadable file, not an empty log.
         why = (
             f"no record could be read ({stats.bad_chunks} damaged chunk(s), "

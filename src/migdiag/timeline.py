@@ -41,8 +41,42 @@ def render_timeline(correlation: Correlation) -> str:
     for skew in correlation.skews:
         out.append(f"clock: {clean(skew.describe(), one_line=True)}")
     if not correlation.migrations:
-        out.append("no live migrations found")
+        out.append("no live-migration attempts found")
     for m in correlation.migrations:
         out.append("")
         out.extend(render_migration(m))
     return "\n".join(out) + "\n"
+
+
+def render_timeline_json(correlation: Correlation) -> str:
+    """The same timelines for scripts: per attempt, its events on the source's clock."""
+    import json
+
+    data = {
+        "kind": "timeline",
+        "clocks": [s.describe() for s in correlation.skews],
+        "migrations": [
+            {
+                "vm_name": m.vm_name,
+                "vm_id": m.vm_id,
+                "source": m.source,
+                "destination": m.destination,
+                "outcome": m.outcome.value,
+                "duration_s": m.duration_s,
+                "events": [
+                    {
+                        "time": t.isoformat().replace("+00:00", "Z"),
+                        "side": m.side_of(event).value,
+                        "host": event.short_host,
+                        "event_id": event.event_id,
+                        "message": event.message or "",
+                        "error_codes": list(event.error_codes),
+                    }
+                    for event, t in zip(m.events, m.corrected_times, strict=True)
+                ],
+                "notes": list(m.coverage),
+            }
+            for m in correlation.migrations
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,9 @@ def _start_method() -> str:
 
 
 def _serve(conn: Connection, func: Callable[..., Any]) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent decides what an
+    # interrupt means (it stops the workers); a worker printing its own traceback is noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             task = conn.recv()
@@ -137,6 +141,10 @@ def run_isolated(
                 worker.process.join()
                 finish(worker.task, Failure(why))
                 workers[index] = start_worker()
+    except KeyboardInterrupt:
+        for worker in workers:  # interrupted: no worker's result is wanted any more
+            worker.process.kill()
+        raise
     finally:
         if side_work is not None:
             side_work.join()

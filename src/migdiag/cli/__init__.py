@@ -6,12 +6,14 @@ warnings and errors go to stderr, so ``migdiag analyze ... --format json | jq`` 
 Exit status (a contract; see docs/user-guide.md):
     0  analysis completed (findings do not change this unless --fail-on asks)
     1  internal error (a bug: please report it)
-    2  usage error, or an invalid signature library
+    2  usage error (one line on stderr, checked before any work), or an invalid
+       signature library
     3  --fail-on: a failed migration with a known cause
     4  --fail-on: a failed migration with an unknown cause
     5  --fail-on slow: a slow migration
-    6  some inputs could not be read (the rest were analysed)
-    7  no input could be read at all
+    6  some inputs could not be read, or only in part (the rest were analysed)
+    7  no input could be read at all, or no logs were found
+  130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -33,11 +34,23 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+from migdiag.cli.usage import (
+    check_hosts,
+    check_offset_hosts,
+    check_output_file,
+    check_signature_dirs,
+    parse_offsets,
+    plain_argument_help,
+    prepare_output_dir,
+    usage_line,
+)
 from migdiag.errors import MigdiagError, SignatureError
 
 if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stays quick
+    from collections.abc import Sequence
+
     from migdiag.api import Options, Progress, ReadProgress
-    from migdiag.model import Analysis
+    from migdiag.model import Analysis, InputReport
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -47,6 +60,9 @@ EXIT_FAILED_UNKNOWN = 4
 EXIT_SLOW = 5
 EXIT_INPUTS_SKIPPED = 6
 EXIT_NOTHING_READ = 7
+EXIT_INTERRUPTED = 130
+
+plain_argument_help()
 
 app = typer.Typer(
     name="migdiag",
@@ -59,9 +75,30 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold customer log data
-    add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from migdiag import __version__
+
+        typer.echo(f"migdiag {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # No docstring: the group's help is the app's, above.
+    pass
 
 
 class Format(StrEnum):
@@ -84,7 +121,13 @@ class FailOn(StrEnum):
 
 def _stderr() -> Console:
     no_color = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
-    return Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    # color_system=None: under NO_COLOR not even bold (rich's no_color keeps it).
+    return Console(
+        stderr=True,
+        color_system=None if no_color else "auto",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _safe(text: str) -> str:
@@ -99,35 +142,20 @@ def _error(message: str) -> None:
     _stderr().print(f"error: {_safe(message)}", markup=True)
 
 
-_OFFSET = re.compile(r"^(?:(?P<host>[^=]+)=)?(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})$")
-
-
-def _parse_offsets(values: list[str]) -> tuple[timedelta | None, tuple[tuple[str, timedelta], ...]]:
-    default: timedelta | None = None
-    per_host: list[tuple[str, timedelta]] = []
-    for value in values:
-        m = _OFFSET.match(value.strip())
-        if not m:
-            raise typer.BadParameter(
-                f"{value!r}: expected HOST=+02:00 or +02:00", param_hint="--utc-offset"
-            )
-        delta = timedelta(hours=int(m["h"]), minutes=int(m["m"]))
-        if m["sign"] == "-":
-            delta = -delta
-        if m["host"]:
-            per_host.append((m["host"].strip().split(".")[0].upper(), delta))
-        else:
-            default = delta
-    return default, tuple(per_host)
-
-
 def _options(
     signatures: list[Path], jobs: int, utc_offset: list[str], day_first: bool | None, skew: float
 ) -> Options:
     from migdiag.api import Options
     from migdiag.readers.localtime import TimeOptions
 
-    default, per_host = _parse_offsets(utc_offset)
+    if jobs < 0:
+        raise typer.BadParameter(f"{jobs}: expected 0 (one per core) or more", param_hint="--jobs")
+    if skew < 0:
+        raise typer.BadParameter(
+            f"{skew:g}: expected 0 seconds or more", param_hint="--skew-tolerance"
+        )
+    check_signature_dirs(signatures)
+    default, per_host = parse_offsets(utc_offset)
     time = TimeOptions(
         default_offset=default if default is not None else TimeOptions().default_offset,
         host_offsets=per_host,
@@ -186,13 +214,58 @@ class _ProgressBar:
             self.bar.stop()
 
 
+def _has_logs(inputs: Sequence[InputReport]) -> bool:
+    """Whether anything was read: a log, or text pasted by the user (ignored files are not)."""
+    from migdiag.read_input import IGNORED
+
+    return any(not r.skipped and r.format != IGNORED for r in inputs)
+
+
+def input_status(inputs: Sequence[InputReport]) -> int:
+    """The part of the exit-status contract every command shares: what was read."""
+    if not _has_logs(inputs):
+        return EXIT_NOTHING_READ
+    if any(r.skipped or r.incomplete for r in inputs):
+        return EXIT_INPUTS_SKIPPED
+    return EXIT_OK
+
+
+def _logs_only(reports: Sequence[InputReport]) -> list[InputReport]:
+    """Reports for commands that read logs only (timeline, events): a named file that is
+    free text is explained by ``analyze`` and ``explain``; here it is not a log."""
+    from migdiag.read_input import PASTED
+
+    return [
+        replace(
+            r,
+            error="not a log format migdiag reads (sniffed by content); for pasted "
+            "text use: migdiag explain FILE",
+        )
+        if r.format == PASTED
+        else r
+        for r in reports
+    ]
+
+
+def report_inputs(inputs: Sequence[InputReport], paths: Sequence[str]) -> None:
+    """One stderr line per input that could not be read (or only in part), and one when no
+    log was found at all: the same words for every command."""
+    for report in inputs:
+        if report.error:
+            _error(f"{report.path}: {report.error}")
+        elif report.incomplete:
+            _error(f"{report.path}: {report.incomplete}")
+    if not any(r.error for r in inputs) and not _has_logs(inputs):
+        _error(f"no logs found in {', '.join(paths)}")
+
+
 def exit_code(analysis: Analysis, fail_on: list[FailOn]) -> int:
     """The exit-status contract, in one place."""
     from migdiag.model import Outcome
 
-    inputs = analysis.inputs
-    if inputs and all(r.skipped for r in inputs):
-        return EXIT_NOTHING_READ
+    read = input_status(analysis.inputs)
+    if read == EXIT_NOTHING_READ:
+        return read
     wanted = set(fail_on)
     if FailOn.failed in wanted or FailOn.unknown in wanted:
         failed = [r for r in analysis.results if r.migration.outcome == Outcome.FAILED]
@@ -205,42 +278,54 @@ def exit_code(analysis: Analysis, fail_on: list[FailOn]) -> int:
         f.cause == "slow-migration" for r in analysis.results for f in r.findings[:1]
     ):
         return EXIT_SLOW
-    if any(r.skipped for r in inputs):
-        return EXIT_INPUTS_SKIPPED
-    return EXIT_OK
+    return read
 
 
 def _write_output(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
-    else:
+        return
+    try:
         with output.open("w", encoding="utf-8") as f:
             # In slices: encoding a fleet's tens of MB at once would hold a second copy.
             for start in range(0, len(text), 1 << 20):
                 f.write(text[start : start + (1 << 20)])
+    except OSError as exc:  # checked before the work; a disk can still fill up meanwhile
+        _error(f"{output}: cannot write ({exc.strerror or exc})")
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _render(analysis: Analysis, fmt: Format, quiet: bool) -> str:
     from migdiag.report import RENDERERS, RenderOptions
 
     color = fmt == Format.terminal and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    options = RenderOptions(width=None, color=color, now=None, quiet=quiet)
+    width = _terminal_width() if fmt == Format.terminal else None
+    options = RenderOptions(width=width, color=color, now=None, quiet=quiet)
     return RENDERERS[fmt.value](analysis, options)
 
 
 SignaturesOpt = Annotated[
     list[Path],
-    typer.Option("--signatures", help="Also load signatures from this folder (repeatable)."),
+    typer.Option(
+        "--signatures",
+        metavar="DIR",
+        help="Also load signatures from this folder (repeatable).",
+    ),
 ]
 JobsOpt = Annotated[
-    int, typer.Option("--jobs", "-j", help="Worker processes for reading (0: one per core).")
+    int,
+    typer.Option(
+        "--jobs", "-j", metavar="N", help="Worker processes for reading (0: one per core)."
+    ),
 ]
 OffsetOpt = Annotated[
     list[str],
     typer.Option(
         "--utc-offset",
-        help="UTC offset of local times in text/CSV exports: +02:00 for all, or HOST=+02:00.",
+        metavar="[HOST=]+HH:MM",
+        help="UTC offset of local times in text/CSV exports: +02:00 for all, or HOST=+02:00 "
+        "(repeatable).",
     ),
 ]
 DayFirstOpt = Annotated[
@@ -251,7 +336,10 @@ DayFirstOpt = Annotated[
     ),
 ]
 SkewOpt = Annotated[
-    float, typer.Option("--skew-tolerance", help="Seconds two hosts' clocks may disagree.")
+    float,
+    typer.Option(
+        "--skew-tolerance", metavar="SECONDS", help="Seconds two hosts' clocks may disagree."
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: no progress.")]
 
@@ -259,23 +347,33 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: 
 EXIT_CODES_HELP = (
     "Exit status: 0 analysis done; 2 usage error or invalid signatures; with --fail-on: "
     "3 a failure with a known cause, 4 a failure with an unknown cause, 5 a slow migration; "
-    "6 some inputs could not be read; 7 no input could be read (docs/user-guide.md)."
+    "6 some inputs could not be read, or only in part; 7 no input could be read, or no logs "
+    "were found; 130 interrupted (see the user guide)."
 )
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 def analyze(
-    paths: Annotated[list[str], typer.Argument(help="EVTX/XML/CSV/text files, folders or zips.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(metavar="PATH...", help="EVTX/XML/CSV/text files, folders or zips."),
+    ],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.terminal,
     html: Annotated[
-        Path | None, typer.Option("--html", help="Also write the HTML incident report here.")
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write the HTML incident report here."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the output here, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the output here, not stdout."),
     ] = None,
     fail_on: Annotated[
         list[FailOn],
-        typer.Option("--fail-on", help="Exit non-zero for these findings (see exit codes)."),
+        typer.Option(
+            "--fail-on",
+            metavar="failed|unknown|slow",
+            help="Exit non-zero for these findings (repeatable; see exit codes).",
+        ),
     ] = [],  # noqa: B006 - typer needs a literal default
     signatures: SignaturesOpt = [],  # noqa: B006
     jobs: JobsOpt = 0,
@@ -289,7 +387,10 @@ def analyze(
         ),
     ] = Engine.local,
     scheduler: Annotated[
-        str | None, typer.Option(help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786.")
+        str | None,
+        typer.Option(
+            metavar="ADDRESS", help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786."
+        ),
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -305,6 +406,8 @@ def analyze(
     """
     from migdiag.api import analyze as run
 
+    check_output_file(output, "--output", paths)
+    check_output_file(html, "--html", paths)
     options = _options(signatures, jobs, utc_offset, day_first, skew_tolerance)
     if engine == Engine.dask:
         if not scheduler:
@@ -322,12 +425,11 @@ def analyze(
             for problem in exc.problems:
                 _error(problem)
             raise typer.Exit(EXIT_USAGE) from None
-        for report in analysis.inputs:
-            if report.error:
-                _error(f"{report.path}: {report.error}")
+        check_offset_hosts(options.time.host_offsets, set(analysis.hosts))
+        report_inputs(analysis.inputs, paths)
         _write_output(_render(analysis, fmt, quiet), output)
         if html is not None:
-            html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
+            _write_output(_render(analysis, Format.html, quiet), html)
         # Still paused: turning the collector back on would start a full collection of
         # everything allocated meanwhile (~0.13 s on a fleet) just before exiting.
         _finish(exit_code(analysis, fail_on))
@@ -335,8 +437,13 @@ def analyze(
 
 @app.command()
 def synth(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the EVTX files to.")],
+    scenarios: Annotated[
+        list[Path], typer.Argument(metavar="SCENARIO...", help="Scenario YAML files.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Folder to write the EVTX files to."),
+    ],
 ) -> None:
     """Write the EVTX files a scenario's hosts would log (see docs/scenarios.md).
 
@@ -345,36 +452,63 @@ def synth(
     """
     from migdiag.synth import synthesize_file
 
+    prepare_output_dir(out, "--out")
     for scenario in scenarios:
         try:
             written = synthesize_file(scenario, out)
         except MigdiagError as exc:
             _error(str(exc))
             raise typer.Exit(EXIT_USAGE) from None
+        except OSError as exc:
+            _error(f"{out}: cannot write ({exc.strerror or exc})")
+            raise typer.Exit(EXIT_USAGE) from None
         for path in written:
             typer.echo(str(path))
 
 
-@app.command()
+PathsArg = Annotated[
+    list[str], typer.Argument(metavar="PATH...", help="Log files, folders or zips.")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+]
+
+
+class TimelineFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command(epilog=EXIT_CODES_HELP)
 def timeline(
-    paths: Annotated[list[str], typer.Argument(help="Log files, folders or zips.")],
+    paths: PathsArg,
+    fmt: Annotated[
+        TimelineFormat, typer.Option("--format", "-f", help="text, or json for scripts.")
+    ] = TimelineFormat.text,
+    output: OutputOpt = None,
     jobs: JobsOpt = 0,
     utc_offset: OffsetOpt = [],  # noqa: B006
     day_first: DayFirstOpt = None,
     skew_tolerance: SkewOpt = 5.0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Each migration attempt as a two-column timeline: source | destination."""
     from migdiag.api import read_events
     from migdiag.correlate import correlate
-    from migdiag.timeline import render_timeline
+    from migdiag.timeline import render_timeline, render_timeline_json
 
+    check_output_file(output, "--output", paths)
     options = _options([], jobs, utc_offset, day_first, skew_tolerance)
-    reports, events, _ = read_events(paths, options)
-    for report in reports:
-        if report.error:
-            _error(f"{report.path}: {report.error}")
+    with _ProgressBar(quiet) as bar:
+        reports, events, _ = read_events(paths, options, progress=bar.callback)
+    reports = _logs_only(reports)
+    check_offset_hosts(options.time.host_offsets, {e.short_host for e in events})
+    report_inputs(reports, paths)
     result = correlate(events, skew_tolerance=options.skew_tolerance)
-    typer.echo(render_timeline(result), nl=False)
+    render = render_timeline_json if fmt == TimelineFormat.json else render_timeline
+    _write_output(render(result), output)
+    raise typer.Exit(input_status(reports))
 
 
 class EventsFormat(StrEnum):
@@ -393,19 +527,25 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def events(
-    paths: Annotated[list[str], typer.Argument(help="Log files, folders or zips.")],
+    paths: PathsArg,
     fmt: Annotated[
         EventsFormat, typer.Option("--format", "-f", help="table, csv, or jsonl (Timesketch).")
     ] = EventsFormat.table,
-    ids: Annotated[list[int], typer.Option("--id", help="Only this event id (repeatable).")] = [],  # noqa: B006
-    hosts: Annotated[list[str], typer.Option("--host", help="Only this host (repeatable).")] = [],  # noqa: B006
-    since: Annotated[str | None, typer.Option("--since", help="ISO 8601, UTC if no zone.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="ISO 8601, UTC if no zone.")] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ids: Annotated[
+        list[int], typer.Option("--id", metavar="ID", help="Only this event id (repeatable).")
+    ] = [],  # noqa: B006
+    hosts: Annotated[
+        list[str], typer.Option("--host", metavar="HOST", help="Only this host (repeatable).")
+    ] = [],  # noqa: B006
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="TIME", help="ISO 8601, UTC if no zone.")
     ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="TIME", help="ISO 8601, UTC if no zone.")
+    ] = None,
+    output: OutputOpt = None,
     jobs: JobsOpt = 0,
     utc_offset: OffsetOpt = [],  # noqa: B006
     day_first: DayFirstOpt = None,
@@ -424,11 +564,14 @@ def events(
         to_frame,
     )
 
+    check_output_file(output, "--output", paths)
     options = _options([], jobs, utc_offset, day_first, 5.0)
     reports, found, _ = read_events(paths, options)
-    for report in reports:
-        if report.error:
-            _error(f"{report.path}: {report.error}")
+    reports = _logs_only(reports)
+    check_offset_hosts(options.time.host_offsets, {e.short_host for e in found})
+    if found:  # with no events at all, "no logs found" (below) is the message
+        check_hosts(hosts, {e.short_host for e in found}, "--host")
+    report_inputs(reports, paths)
     flt = EventFilter(
         ids=tuple(ids),
         hosts=tuple(hosts),
@@ -436,20 +579,68 @@ def events(
         until=_parse_time(until, "--until"),
     )
     frame = apply_filter(to_frame(found), flt)
-    render = {"table": render_table, "csv": render_csv, "jsonl": render_jsonl}[fmt.value]
-    _write_output(render(frame), output)
-    raise typer.Exit(EXIT_NOTHING_READ if reports and all(r.skipped for r in reports) else 0)
+    if fmt == EventsFormat.table:
+        text = render_table(frame, width=_terminal_width(), full=not sys.stdout.isatty())
+    else:
+        text = {"csv": render_csv, "jsonl": render_jsonl}[fmt.value](frame)
+    _write_output(text, output)
+    raise typer.Exit(input_status(reports))
 
 
-@app.command()
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one (None: a pipe or file, nothing to fit)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+class TriageFormat(StrEnum):
+    terminal = "terminal"
+    json = "json"
+
+
+def _triage_code(codes: list[int]) -> int:
+    """One status for many cases: the most urgent finding --fail-on asked about, else what
+    was read (7 only when no case had a log at all)."""
+    for code in (EXIT_FAILED_UNKNOWN, EXIT_FAILED_KNOWN, EXIT_SLOW):
+        if code in codes:
+            return code
+    if codes and all(c == EXIT_NOTHING_READ for c in codes):
+        return EXIT_NOTHING_READ
+    if any(c in (EXIT_INPUTS_SKIPPED, EXIT_NOTHING_READ) for c in codes):
+        return EXIT_INPUTS_SKIPPED
+    return EXIT_OK
+
+
+@app.command(epilog=EXIT_CODES_HELP)
 def triage(
     cases: Annotated[
-        list[str], typer.Argument(help="One case per argument: a folder or zip of its logs.")
+        list[str],
+        typer.Argument(
+            metavar="CASE...", help="One case per argument: a folder or zip of its logs."
+        ),
     ],
+    fmt: Annotated[
+        TriageFormat, typer.Option("--format", "-f", help="terminal, or json for scripts.")
+    ] = TriageFormat.terminal,
     html_dir: Annotated[
         Path | None,
-        typer.Option("--html-dir", help="Write one HTML report per case and an index.html here."),
+        typer.Option(
+            "--html-dir",
+            metavar="DIR",
+            help="Write one HTML report per case (named after the case) and an index.html here.",
+        ),
     ] = None,
+    fail_on: Annotated[
+        list[FailOn],
+        typer.Option(
+            "--fail-on",
+            metavar="failed|unknown|slow",
+            help="Exit non-zero when any case has these findings (repeatable).",
+        ),
+    ] = [],  # noqa: B006 - typer needs a literal default
     signatures: SignaturesOpt = [],  # noqa: B006
     jobs: JobsOpt = 0,
     utc_offset: OffsetOpt = [],  # noqa: B006
@@ -463,8 +654,15 @@ def triage(
     from migdiag.api import analyze as run
     from migdiag.diagnose import load_library
     from migdiag.report import RENDERERS, RenderOptions
-    from migdiag.report.triage import render_index_html, render_triage_table, triage_rows
+    from migdiag.report.triage import (
+        case_file_names,
+        render_index_html,
+        render_triage_json,
+        render_triage_table,
+        triage_rows,
+    )
 
+    prepare_output_dir(html_dir, "--html-dir")
     options = _options(signatures, jobs, utc_offset, day_first, 5.0)
     try:
         library = load_library(options.signature_dirs)
@@ -476,27 +674,26 @@ def triage(
     for case in cases:
         with _ProgressBar(quiet) as bar:
             analysis = run([case], options, progress=bar.callback, library=library)
-        for report in analysis.inputs:
-            if report.error:
-                _error(f"{report.path}: {report.error}")
+        report_inputs(analysis.inputs, [case])
         analysed.append((case, analysis))
     rows = triage_rows(analysed)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    render_options = RenderOptions(width=None, color=bool(color), now=None, quiet=quiet)
-    _write_output(render_triage_table(rows, render_options), None)
+    render_options = RenderOptions(
+        width=_terminal_width(), color=bool(color), now=None, quiet=quiet
+    )
+    if fmt == TriageFormat.json:
+        _write_output(render_triage_json(rows), None)
+    else:
+        _write_output(render_triage_table(rows, render_options), None)
     if html_dir is not None:
-        html_dir.mkdir(parents=True, exist_ok=True)
-        links: dict[str, str] = {}
-        for number, (case, analysis) in enumerate(analysed, 1):
-            # Case names come from user paths: never use them as file names.
-            name = f"case-{number:03d}.html"
-            (html_dir / name).write_text(RENDERERS["html"](analysis, render_options), "utf-8")
-            links[case] = name
-        (html_dir / "index.html").write_text(render_index_html(rows, links), encoding="utf-8")
+        links = case_file_names([case for case, _ in analysed])
+        for case, analysis in analysed:
+            case_options = replace(render_options, back_link="index.html")
+            _write_output(RENDERERS["html"](analysis, case_options), html_dir / links[case])
+        _write_output(render_index_html(rows, links), html_dir / "index.html")
         if not quiet:
             _stderr().print(f"wrote {_safe(str(html_dir / 'index.html'))}")
-    worst = max((exit_code(a, []) for _, a in analysed), default=EXIT_OK)
-    _finish(worst)
+    _finish(_triage_code([exit_code(a, fail_on) for _, a in analysed]))
 
 
 @app.command()
@@ -544,11 +741,35 @@ def _finish(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _is_usage_error(exc: BaseException) -> bool:
+    # typer raises its bundled click's UsageError family; never import click to name it.
+    return isinstance(exc, Exception) and hasattr(exc, "format_message") and hasattr(exc, "show")
+
+
 def main() -> None:
+    """The ``migdiag`` entry point: one line on stderr for a user's mistake, never a
+    traceback; Ctrl-C ends quietly with 130."""
     global _EXIT_AT_ONCE
     _EXIT_AT_ONCE = True
     try:
-        app()
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except typer.Abort:
+        code = EXIT_INTERNAL
     except MigdiagError as exc:
         _error(str(exc))
-        sys.exit(EXIT_USAGE)
+        code = EXIT_USAGE
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # the group's help, as --help shows it
+        else:
+            _error(usage_line(exc))
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+    if code == EXIT_INTERRUPTED:
+        # The workers were stopped; a half-written line is all that may be left on stderr.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("\n" if sys.stderr.isatty() else "")
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -79,7 +79,9 @@ def list_(
 
 @app.command()
 def show(
-    provider: Annotated[str, typer.Argument(help="Provider: full name or vmms, ha, worker...")],
+    provider: Annotated[
+        str, typer.Argument(metavar="PROVIDER", help="Provider: full name or vmms, ha, worker...")
+    ],
     event_id: Annotated[int, typer.Argument(metavar="ID", help="Event id.")],
 ) -> None:
     """Everything migdiag knows about one (provider, id): Windows' text and migdiag's meaning."""
@@ -116,7 +118,10 @@ def show(
 def import_(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Output of: wevtutil gp <provider> /ge /gm:true /f:xml > provider.xml"),
+        typer.Argument(
+            metavar="FILE...",
+            help="Output of: wevtutil gp PROVIDER /ge /gm:true /f:xml > provider.xml",
+        ),
     ],
 ) -> None:
     """Use a Hyper-V host's own message templates: they win over the shipped tables.

@@ -13,17 +13,30 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-if TYPE_CHECKING:  # the matcher loads when a paste is explained, not when `migdiag` starts
-    from migdiag.explain import Explanation, Missing
-    from migdiag.model import Evidence, Finding
+from migdiag.catalog import default_catalog
+from migdiag.diagnose import load_library
+from migdiag.errors import SignatureError
+from migdiag.explain import Explanation, Missing, decode_bytes, explain_text
+from migdiag.model import Evidence, Finding
+from migdiag.report.text import clean, quote  # the one output scrubber; bounded quotes
 
 SCHEMA_VERSION = 1
 EXIT_OK = 0
 EXIT_USAGE = 2
+# Pasted text is a few KB; a larger input (a log dumped by mistake, one 50 MB line) is read
+# only this far, so time and memory stay bounded, and the user is told.
+MAX_INPUT_BYTES = 256 * 1024
+PROMPT = "Paste the error text, then press Ctrl-D on an empty line (Ctrl-Z, Enter on Windows):"
+
+
+def _quote(text: str) -> str:
+    return quote(text)  # never echo a huge input back
 
 
 class ExplainFormat(StrEnum):
@@ -37,7 +50,7 @@ def _line(e: Evidence) -> int | None:
 
 
 def _evidence_obj(e: Evidence) -> dict[str, Any]:
-    return {"line": _line(e), "text": e.event.message or "", "why": e.why}
+    return {"line": _line(e), "text": _quote(e.event.message or ""), "why": e.why}
 
 
 def _missing_obj(m: Missing) -> dict[str, Any]:
@@ -89,13 +102,6 @@ def to_json_obj(x: Explanation, source: str) -> dict[str, Any]:
     }
 
 
-def clean(text: str) -> str:
-    """The one output scrubber (escapes, controls, bidi), imported when output is made."""
-    from migdiag.report.text import clean as scrub
-
-    return scrub(text)
-
-
 def render_json(x: Explanation, source: str) -> str:
     return json.dumps(to_json_obj(x, source), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
@@ -137,11 +143,11 @@ def render_markdown(x: Explanation, source: str) -> str:
             "",
         ]
         out += [
-            f"- line {_line(e)}: {_md_code(e.event.message or '')} — {_md(e.why)}"
+            f"- line {_line(e)}: {_md_code(_quote(e.event.message or ''))} — {_md(e.why)}"
             for e in f.evidence
         ]
         out += [
-            f"- line {_line(e)}: {_md_code(e.event.message or '')} — {_md(e.why)}"
+            f"- line {_line(e)}: {_md_code(_quote(e.event.message or ''))} — {_md(e.why)}"
             for e in f.corroboration
         ]
         for title, items in (("Checks", f.checks), ("Fix", f.remediation)):
@@ -170,9 +176,6 @@ def render_markdown(x: Explanation, source: str) -> str:
 
 def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> str:
     buf = io.StringIO()
-    from rich.console import Console
-    from rich.markup import escape
-
     con = Console(file=buf, force_terminal=color, no_color=not color, highlight=False, width=100)
 
     def put(text: str = "", style: str | None = None) -> None:
@@ -189,7 +192,7 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
         if quiet:
             continue
         for e in f.evidence + f.corroboration:
-            put(f"   line {_line(e)}: {e.event.message or ''}", "cyan")
+            put(f"   line {_line(e)}: {_quote(e.event.message or '')}", "cyan")
             put(f"      {e.why}", "dim")
         if rank > 1:
             continue  # the first cause gets the whole story; the rest are the differential
@@ -223,16 +226,27 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
 
 
 def _read(source: str) -> str:
-    from migdiag.explain import decode_bytes
-
-    if source == "-":
-        return decode_bytes(sys.stdin.buffer.read())
+    """The text to explain: at most ``MAX_INPUT_BYTES`` of it, with a warning past that."""
     try:
-        return decode_bytes(Path(source).read_bytes())
+        if source == "-":
+            if sys.stdin.isatty():
+                typer.echo(PROMPT, err=True)
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(source).open("rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         why = exc.strerror or str(exc)
         typer.echo(f"error: {source}: {why}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if len(data) > MAX_INPUT_BYTES:
+        data = data[:MAX_INPUT_BYTES]
+        typer.echo(
+            f"warning: {source}: only the first {MAX_INPUT_BYTES // 1024} KiB were read "
+            "(pasted text is a few KB; for logs use: migdiag analyze)",
+            err=True,
+        )
+    return decode_bytes(data)
 
 
 def explain(
@@ -244,7 +258,11 @@ def explain(
     ] = ExplainFormat.terminal,
     signatures: Annotated[
         list[Path],
-        typer.Option("--signatures", help="Also load signatures from this folder (repeatable)."),
+        typer.Option(
+            "--signatures",
+            metavar="DIR",
+            help="Also load signatures from this folder (repeatable).",
+        ),
     ] = [],  # noqa: B006 - typer needs a literal default
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only the ranked causes, one line each.")
@@ -259,11 +277,9 @@ def explain(
 
         Get-Clipboard | migdiag explain -
     """
-    from migdiag.catalog import default_catalog
-    from migdiag.diagnose.loader import load_library
-    from migdiag.errors import SignatureError
-    from migdiag.explain import explain_text
+    from migdiag.cli.usage import check_signature_dirs
 
+    check_signature_dirs(signatures)
     text = _read(source)
     try:
         library = load_library(tuple(signatures))

@@ -1,22 +1,25 @@
 """``migdiag signatures``: list, show, validate and test the signature library.
 
 Mounted by the main CLI with ``app.add_typer(signatures.app, name="signatures")``.
-Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures.
+Exit codes: 0 fine, 1 a signature case failed, 2 invalid signatures or no cases found.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
-if TYPE_CHECKING:  # loaded by the commands that use them: `migdiag` must start quickly
-    from rich.console import Console
-
-    from migdiag.diagnose.loader import Library
+from migdiag.diagnose import builtin_dir, load_library, run_cases, validate_dir
+from migdiag.diagnose.catalogue import render_catalogue, render_signature
+from migdiag.diagnose.loader import Library
+from migdiag.errors import SignatureError
 
 app = typer.Typer(
     help="List, show, validate and test diagnosis signatures.",
@@ -26,75 +29,93 @@ app = typer.Typer(
 
 SignatureDirs = Annotated[
     list[Path] | None,
-    typer.Option("--signatures", help="Also load the signatures in this folder (repeatable)."),
+    typer.Option(
+        "--signatures",
+        metavar="DIR",
+        help="Also load the signatures in this folder (repeatable).",
+    ),
 ]
 
 
-@cache
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
+def _no_color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(os.environ.get("NO_COLOR")) or not (callable(isatty) and isatty())
 
 
-def _out() -> Console:
-    return _console()
-
-
-def _err() -> Console:
-    return _console(stderr=True)
+# Colour only on a terminal and never with NO_COLOR; on a pipe, no width to fit, so ids and
+# titles print whole (`signatures list | grep` must give ids a user can paste).
+# color_system=None, not no_color=True: rich keeps bold and underline under no_color, and
+# NO_COLOR means no styling at all.
+out = Console(highlight=False, color_system=None if _no_color(sys.stdout) else "auto", emoji=False)
+err = Console(
+    stderr=True,
+    highlight=False,
+    color_system=None if _no_color(sys.stderr) else "auto",
+    emoji=False,
+    soft_wrap=True,
+)
 
 
 def _library(extra: list[Path] | None) -> Library:
-    from migdiag.diagnose.loader import load_library
-    from migdiag.errors import SignatureError
+    from migdiag.cli.usage import check_signature_dirs
 
+    check_signature_dirs(list(extra or ()))
     try:
         return load_library(tuple(extra or ()))
     except SignatureError as exc:
         for problem in exc.problems:
-            _err().print(f"[red]error[/red] {escape(problem)}")
+            err.print(f"error: {escape(problem)}")
         raise typer.Exit(2) from None
 
 
 @app.command("list")
 def list_(signatures: SignatureDirs = None) -> None:
     """One line per signature: id, cause, severity, title."""
-    from rich.table import Table
-
+    library = _library(signatures)
+    if not sys.stdout.isatty():
+        # A pipe: tab-separated whole values, one signature a line, for grep, cut and awk.
+        typer.echo("id\tcause\tseverity\tapplies to\ttitle")
+        for sig in library.signatures:
+            typer.echo("\t".join((sig.id, sig.cause, sig.severity, sig.applies_to, sig.title)))
+        return
     table = Table(box=None)
     for column in ("id", "cause", "severity", "applies to"):
         table.add_column(column, no_wrap=True)
     table.add_column("title")
-    for sig in _library(signatures).signatures:
+    for sig in library.signatures:
         table.add_row(
             *(escape(v) for v in (sig.id, sig.cause, sig.severity, sig.applies_to, sig.title))
         )
-    _out().print(table)
+    out.print(table)
 
 
 @app.command()
 def show(
     signature_id: Annotated[str, typer.Argument(metavar="ID", help="Signature id (file name).")],
     signatures: SignatureDirs = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Also print the notes for signature authors.")
+    ] = False,
 ) -> None:
     """Everything one signature says, as Markdown."""
-    from migdiag.diagnose.catalogue import render_signature
-
     sig = _library(signatures).get(signature_id)
     if sig is None:
-        _err().print(f"[red]error[/red] no signature {escape(signature_id)!r}")
+        err.print(f"error: no signature {escape(signature_id)!r} (see: migdiag signatures list)")
         raise typer.Exit(2)
-    _out().print(escape("\n".join(render_signature(sig))), soft_wrap=True)
-    _out().print(f"[dim]{escape(str(sig.path))}[/dim]")
+    out.print(escape("\n".join(render_signature(sig))), soft_wrap=True)
+    if dev:
+        notes = sig.dev_notes or ("(no developer notes)",)
+        out.print(escape("\n".join(["Developer notes:", "", *(f"- {n}" for n in notes), ""])))
+    out.print(f"[dim]{escape(str(sig.path))}[/dim]")
 
 
 @app.command()
-def catalogue(signatures: SignatureDirs = None) -> None:
-    """The catalogue page (docs/signatures.md) for the library."""
-    from migdiag.diagnose.catalogue import render_catalogue
+def catalog(signatures: SignatureDirs = None) -> None:
+    """The signature catalog page (docs/signatures.md) for the library, as Markdown."""
+    out.print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
 
-    _out().print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
+
+app.command("catalogue", hidden=True)(catalog)  # the old spelling still works
 
 
 @app.command()
@@ -105,22 +126,22 @@ def validate(
     ] = None,
 ) -> None:
     """Check every signature file against the schema; report each problem as file:line."""
-    from migdiag.diagnose.loader import builtin_dir, validate_dir
-
     target = directory or builtin_dir()
+    if not target.is_dir() or not any(target.glob("*.yaml")):
+        why = "no such folder" if not target.is_dir() else "no signature files (*.yaml) in it"
+        err.print(f"error: {escape(str(target))}: {why}")
+        raise typer.Exit(2)
     problems = validate_dir(target)
     for problem in problems:
-        _err().print(f"[red]error[/red] {escape(problem)}")
+        err.print(f"error: {escape(problem)}")
     if problems:
-        _err().print(f"{len(problems)} problem(s) in {escape(str(target))}")
+        err.print(f"{len(problems)} problem(s) in {escape(str(target))}")
         raise typer.Exit(2)
     count = len(list(target.glob("*.yaml")))
-    _out().print(f"{count} signature(s) valid in {escape(str(target))}")
+    out.print(f"{count} signature(s) valid in {escape(str(target))}")
 
 
 def _default_cases() -> Path:
-    from migdiag.diagnose.loader import builtin_dir
-
     here = Path("tests/signatures")
     return here if here.is_dir() else builtin_dir().parent / "tests" / "signatures"
 
@@ -136,16 +157,24 @@ def test(
     signatures: SignatureDirs = None,
 ) -> None:
     """Run the signatures' positive and negative cases (the same code the test suite runs)."""
-    from migdiag.diagnose.cases import run_cases
-
     library = _library(signatures)
-    results = run_cases(directory or _default_cases(), library)
+    folder = directory or _default_cases()
+    if not folder.is_dir():
+        err.print(f"error: {escape(str(folder))}: no such folder")
+        raise typer.Exit(2)
+    results = run_cases(folder, library)
+    if not results:
+        err.print(
+            f"error: {escape(str(folder))}: no signature cases in it "
+            "(expected <id>/positive*.yaml and <id>/negative*.yaml)"
+        )
+        raise typer.Exit(2)
     failed = [r for r in results if not r.ok]
     for r in results:
         mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
-        _out().print(f"{mark} {escape(r.name)}")
+        out.print(f"{mark} {escape(r.name)}")
         for problem in r.problems:
-            _out().print(f"      {escape(problem)}")
-    _out().print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+            out.print(f"      {escape(problem)}")
+    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)

@@ -1,7 +1,7 @@
-"""The generated signature catalogue (docs/signatures.md): one section per signature.
+"""The generated signature catalog (docs/signatures.md): one section per signature.
 
 A test keeps the committed page equal to ``render_catalogue(load_library())``; regenerate with
-``migdiag signatures show --catalogue > docs/signatures.md``.
+``migdiag signatures catalog > docs/signatures.md``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from migdiag.catalog import Catalog, default_catalog
 from migdiag.diagnose.loader import Library
 from migdiag.diagnose.signature import Clause, Matcher, Signature, TextMatcher, TextRule
 
-HEADER = """# Signature catalogue
+HEADER = """# Signature catalog
 
 <!-- Generated from signatures/*.yaml by migdiag.diagnose.catalogue.render_catalogue.
      Do not edit by hand: tests/test_signatures.py fails when this page is stale. -->
@@ -168,8 +168,6 @@ def render_signature(sig: Signature, catalog: Catalog | None = None) -> list[str
     if sig.text is not None:
         lines += _text_rule(sig.text)
     lines += accepts(sig, catalog or default_catalog())
-    if sig.verified_note:
-        lines += ["", f"> Verification: {sig.verified_note}"]
     if sig.differential:
         lines += ["", "Differential:", ""] + [f"- {a.describe()}" for a in sig.differential]
     lines += ["", "Checks:", ""] + [f"- {s.describe()}" for s in sig.checks]

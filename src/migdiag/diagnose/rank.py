@@ -86,8 +86,6 @@ def _notes(
         )
     if missing_source:
         notes.append(f"No events from the source {migration.source} were supplied.")
-    if signature.verified_note:
-        notes.append(signature.verified_note)
     return tuple(dict.fromkeys(notes))
 
 

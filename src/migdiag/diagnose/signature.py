@@ -170,8 +170,8 @@ class Signature:
     differential: tuple[Alternative, ...] = ()
     checks: tuple[Step, ...] = ()
     remediation: tuple[Step, ...] = ()
-    references: tuple[str, ...] = ()
-    verified_note: str | None = None
+    references: tuple[str, ...] = ()  # public sources a user can look up
+    dev_notes: tuple[str, ...] = ()  # for signature authors only: `signatures show --dev`
     fallback: bool = False
     text: TextRule | None = None
 
@@ -291,7 +291,13 @@ def build_signature(data: Mapping[str, Any], path: Path) -> Signature:
         checks=tuple(_step(s) for s in data.get("checks") or ()),
         remediation=tuple(_step(s) for s in data.get("remediation") or ()),
         references=tuple(str(r) for r in data.get("references") or ()),
-        verified_note=(str(data["verified_note"]).strip() if data.get("verified_note") else None),
+        dev_notes=tuple(
+            " ".join(str(n).split())
+            for n in (
+                *([data["verified_note"]] if data.get("verified_note") else []),
+                *(data.get("dev_notes") or ()),
+            )
+        ),
         fallback=bool(data.get("fallback", False)),
         text=_text_rule(data.get("text")),
     )

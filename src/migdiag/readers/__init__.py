@@ -69,6 +69,7 @@ class ReadStats:
     header_chunks: int | None = None
     bad_chunks: int = 0
     dirty: bool = False
+    incomplete: str | None = None  # the file was read only in part: what was lost
     warnings: list[str] = field(default_factory=list)
     hosts: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
@@ -96,6 +97,7 @@ class ReadStats:
             channels=tuple(sorted(self.channels)),
             warnings=tuple(self.warnings),
             error=error,
+            incomplete=self.incomplete,
         )
 
 

@@ -175,9 +175,12 @@ class _RelevantChunks:
     held at a time, whatever the file size.  The parser numbers chunks as it sees them:
     ``real_chunk`` turns its numbers back into the file's."""
 
-    def __init__(self, raw: BinaryIO, needles: tuple[bytes, ...]) -> None:
+    def __init__(self, raw: BinaryIO, needles: tuple[bytes, ...] | None) -> None:
         self._raw = raw
         self.skipped_records = 0  # counted from the headers of the chunks not shown
+        # (chunk index, bytes present) of a last chunk the file ends inside: it is shown to
+        # the parser padded with zeros, so that the records before the cut are still read.
+        self.cut: tuple[int, int] | None = None
         raw.seek(0)
         self._header = raw.read(HEADER_SIZE)
         # (chunk index in the file, its length) of every chunk shown to the parser.
@@ -187,8 +190,11 @@ class _RelevantChunks:
             block = raw.read(CHUNK_SIZE)
             if not block:
                 break
-            count = skippable_chunk(block, needles)
-            if count is None:
+            count = None if needles is None else skippable_chunk(block, needles)
+            if len(block) < CHUNK_SIZE and block.startswith(CHUNK_MAGIC):
+                self.cut = (index, len(block))
+                self._kept.append((index, CHUNK_SIZE))
+            elif count is None:
                 self._kept.append((index, len(block)))
             else:
                 self.skipped_records += count
@@ -245,7 +251,10 @@ class _RelevantChunks:
         if shown != self._index:
             index, length = self._kept[shown]
             self._raw.seek(HEADER_SIZE + index * CHUNK_SIZE)
-            self._index, self._block = shown, self._raw.read(length)
+            block = self._raw.read(length)
+            if self.cut is not None and index == self.cut[0]:
+                block = block.ljust(CHUNK_SIZE, b"\0")
+            self._index, self._block = shown, block
         return self._block
 
 
@@ -283,7 +292,7 @@ def read(
         needles = provider_needles(keep)
     folded = fold_needles(needles) if skip and needles is not None else None
     raw = source.open()
-    target: Any = raw if folded is None else _RelevantChunks(raw, folded)
+    target = _RelevantChunks(raw, folded)
     try:
         try:
             parser: Any = PyEvtxParser(target, number_of_threads=1)
@@ -291,9 +300,25 @@ def read(
             stats.warn(f"fast parser could not open the file ({one_line(exc)}); using python-evtx")
             yield from _read_python_evtx(source, stats, keep)
             return
-        if isinstance(target, _RelevantChunks):
-            stats.records += target.skipped_records  # python-evtx, above, counts its own
+        stats.records += target.skipped_records  # python-evtx, above, counts its own
         yield from _read_records(parser, source, stats, keep, target)
+        if target.cut is not None:
+            index, present = target.cut
+            stats.incomplete = (
+                f"truncated: the file ends {present:,} bytes into chunk {index} "
+                f"({CHUNK_SIZE - present:,} bytes of it missing); {stats.records} record(s) "
+                "recovered, the records in the missing part are lost"
+            )
+        elif stats.header_chunks is not None:
+            # Judged by size, not by chunk magics: a chunk whose magic is damaged is still
+            # there (a bad chunk, reported as such), not missing.
+            present = max(source.size - HEADER_SIZE, 0) // CHUNK_SIZE
+            if present < stats.header_chunks:
+                missing = stats.header_chunks - present
+                stats.incomplete = (
+                    f"truncated: {missing} of {stats.header_chunks} chunks missing "
+                    f"({missing * CHUNK_SIZE:,} bytes); {stats.records} record(s) recovered"
+                )
     finally:
         target.close()
 

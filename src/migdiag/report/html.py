@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,6 +29,7 @@ from migdiag.report.json_report import configuration_obj, summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
 from migdiag.report.text import (
+    Status,
     cause_label,
     clean,
     clock,
@@ -49,6 +51,12 @@ _LEFT = 130  # room for lane labels
 _RIGHT = 30
 _LANE_Y = {Side.SOURCE: 60, Side.DESTINATION: 130, Side.ANY: 200}
 _LABEL_GAP = 40  # an event id label is about this wide
+_MARK_HALF = 7  # a mark reaches this far either side of its x
+SUMMARY_LENGTH = 140  # an event's one-line summary, before its details are opened
+# Statuses in the order a fleet report shows them: what needs an engineer, then slow, then
+# healthy (one collapsed table, no section per attempt).
+ATTENTION = (Status.FAILED, Status.UNKNOWN, Status.IN_PROGRESS)
+_EXPECT = re.compile(r"\s\(expect: (?P<expect>.*)\)$")
 _LANE_NAME = {Side.SOURCE: "source", Side.DESTINATION: "destination", Side.ANY: "other"}
 
 
@@ -177,48 +185,104 @@ def _timeline(m: Migration, anchor: str) -> dict[str, Any] | None:
     }
 
 
+_GRAPH_LEFT = 110  # room for the lane (host) labels
+_GRAPH_STEP = 70
+_NODE_W, _NODE_H = 48, 24
+_GRAPH_LANE_Y = {Side.SOURCE: 40.0, Side.DESTINATION: 110.0, Side.ANY: 180.0}
+
+
 def _graph(m: Migration, anchor: str) -> dict[str, Any] | None:
+    """The chain of events: one lane per host role, nodes left to right in time, every edge
+    drawn from the earlier event to the later one."""
     if not m.edges:
         return None
-    used = sorted({e.a for e in m.edges} | {e.b for e in m.edges})
-    step = 90
-    width = 60 + step * max(len(used) - 1, 1)
+    used = [i for i in {e.a for e in m.edges} | {e.b for e in m.edges} if 0 <= i < len(m.events)]
+    used.sort(key=lambda i: (_corrected(m, i), i))
     pos: dict[int, tuple[float, float]] = {}
+    sides: set[Side] = set()
     for order, i in enumerate(used):
-        if 0 <= i < len(m.events):
-            side = m.side_of(m.events[i])
-            pos[i] = (
-                40.0 + step * order,
-                {Side.SOURCE: 40.0, Side.DESTINATION: 110.0}.get(side, 180.0),
-            )
+        side = m.side_of(m.events[i])
+        sides.add(side)
+        pos[i] = (_GRAPH_LEFT + _NODE_W / 2 + _GRAPH_STEP * order, _GRAPH_LANE_Y[side])
+    hosts = {Side.SOURCE: m.source, Side.DESTINATION: m.destination, Side.ANY: "other hosts"}
+    lanes = [
+        {
+            "y": _GRAPH_LANE_Y[s],
+            "host": clean(hosts[s] or "?", one_line=True),
+            "side": _LANE_NAME[s],
+        }
+        for s in (Side.SOURCE, Side.DESTINATION, Side.ANY)
+        if s in sides
+    ]
     nodes = [
         {
             "href": f"#{anchor}-e{i}",
-            "x": x,
-            "y": y,
+            "x": round(x - _NODE_W / 2, 1),
+            "y": round(y - _NODE_H / 2, 1),
+            "cx": x,
+            "cy": y,
+            "w": _NODE_W,
+            "h": _NODE_H,
             "label": str(m.events[i].event_id),
-            "title": f"{clean(m.events[i].short_host, one_line=True)} {m.events[i].event_id}",
+            "title": f"{clock(_corrected(m, i))} {clean(m.events[i].short_host, one_line=True)} "
+            f"{m.events[i].event_id}",
             "error": m.events[i].level <= 2,
         }
-        for i, (x, y) in sorted(pos.items())
+        for i, (x, y) in sorted(pos.items(), key=lambda item: item[1][0])
     ]
     edges = []
     for e in m.edges:
         if e.a not in pos or e.b not in pos:
             continue
-        (x1, y1), (x2, y2) = pos[e.a], pos[e.b]
-        bend = -28 if y1 == y2 else 0  # arc same-lane edges so they do not hide under nodes
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2 + bend
+        a, b = (e.a, e.b) if pos[e.a][0] <= pos[e.b][0] else (e.b, e.a)  # forward in time
+        (x1, y1), (x2, y2) = pos[a], pos[b]
+        if y1 == y2:
+            # Same lane: leave the right edge, arc over the nodes between, enter the left edge.
+            x1, x2 = x1 + _NODE_W / 2, x2 - _NODE_W / 2
+            mx, my = (x1 + x2) / 2, y1 - 22 - min(abs(x2 - x1) / 8, 20)
+        else:
+            # Across lanes: leave the bottom (or top) edge, enter the other node's facing edge.
+            down = 1 if y2 > y1 else -1
+            y1, y2 = y1 + down * _NODE_H / 2, y2 - down * _NODE_H / 2
+            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
         edges.append(
             {
                 "d": f"M{x1:.1f},{y1:.1f} Q{mx:.1f},{my:.1f} {x2:.1f},{y2:.1f}",
                 "reason": clean(e.reason, one_line=True),
-                "a": m.events[e.a].event_id,
-                "b": m.events[e.b].event_id,
+                "a": m.events[a].event_id,
+                "b": m.events[b].event_id,
             }
         )
-    height = max(y for _, y in pos.values()) + 40 if pos else 80
-    return {"width": width, "height": height, "nodes": nodes, "edges": edges}
+    width = _GRAPH_LEFT + _NODE_W + _GRAPH_STEP * max(len(used) - 1, 1) + 10
+    height = max(y for _, y in pos.values()) + 30
+    return {"width": width, "height": height, "lanes": lanes, "nodes": nodes, "edges": edges}
+
+
+def shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
+    """``text`` in at most ``limit`` characters, cut between words with an ellipsis: a GUID,
+    a path or an error code is shown whole or not at all."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:(") + "…"
+
+
+def _step_view(step: str) -> dict[str, str]:
+    """A check or fix as text and the command to copy (``what: command (expect: ...)``)."""
+    expect = ""
+    m = _EXPECT.search(step)
+    if m:
+        expect, step = m["expect"], step[: m.start()]
+    what, sep, command = step.rpartition(": ")
+    if not sep:
+        what, command = step, ""
+    return {
+        "what": clean(what, one_line=True),
+        "command": clean(command, one_line=True),
+        "expect": clean(expect, one_line=True),
+    }
 
 
 def _finding_view(f: Any) -> dict[str, Any]:
@@ -238,8 +302,8 @@ def _finding_view(f: Any) -> dict[str, Any]:
             }
             for ev in f.evidence
         ],
-        "checks": [clean(c) for c in f.checks],
-        "remediation": [clean(r) for r in f.remediation],
+        "checks": [_step_view(c) for c in f.checks],
+        "remediation": [_step_view(r) for r in f.remediation],
         "alternatives": [clean(a) for a in f.differential],
         "notes": [clean(n) for n in f.notes],
         "references": [clean(r, one_line=True) for r in f.references],
@@ -266,13 +330,14 @@ def _migration_view(index: int, result: MigrationResult) -> dict[str, Any]:
                 "record_id": event.record_id,
                 "codes": codes,
                 "message": clean(event.message),
-                "summary": clean(event.message, one_line=True)[:140],
+                "summary": shorten(clean(event.message, one_line=True)),
                 "origin": clean(event.origin.describe(), one_line=True),
                 "fields": [(clean(k, one_line=True), clean(v)) for k, v in event.fields],
             }
         )
     return {
         "anchor": anchor,
+        "filter": _row_view(index, result, True)["filter"],
         "vm": vm_label(result),
         "vm_id": clean(m.vm_id or "", one_line=True),
         "route": route(result),
@@ -298,8 +363,44 @@ def _migration_view(index: int, result: MigrationResult) -> dict[str, Any]:
     }
 
 
+def page_title(analysis: Analysis) -> str:
+    """``migdiag report: HV01, HV02 (2024-03-04)``: which case a browser tab holds."""
+    hosts = [clean(h, one_line=True) for h in sorted(analysis.hosts)]
+    named = ", ".join(hosts[:4]) + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else "")
+    days = sorted(
+        {
+            t.astimezone(UTC).date().isoformat()
+            for t in (analysis.first_event, analysis.last_event)
+            if t
+        }
+    )
+    when = " to ".join(days)
+    parts = [p for p in (named or "no hosts", f"({when})" if when else "") if p]
+    return "migdiag report: " + " ".join(parts)
+
+
+def _row_view(index: int, result: MigrationResult, linked: bool) -> dict[str, Any]:
+    m = result.migration
+    vm = vm_label(result)
+    cause = cause_label(result)
+    hosts = " ".join(clean(h or "", one_line=True) for h in (m.source, m.destination))
+    return {
+        "anchor": f"m{index}" if linked else None,
+        "vm": vm,
+        "route": route(result),
+        "started": short_time(m.started),
+        "duration": seconds(m.duration_s),
+        "blackout": seconds(m.blackout_s),
+        "status": status_of(result).value,
+        "cause": cause,
+        # What the filter box searches: VM name and id, both hosts, the cause.
+        "filter": " ".join((vm, clean(m.vm_id or "", one_line=True), hosts, cause)).lower(),
+    }
+
+
 def render_html(analysis: Analysis, options: RenderOptions) -> str:
-    """The self-contained HTML report."""
+    """The self-contained HTML report: failures and unknown outcomes first, then slow
+    attempts, then every healthy attempt in one collapsed table."""
     template = environment().get_template("report.html.j2")
     inputs = [
         {
@@ -308,13 +409,24 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
             "hosts": clean(", ".join(r.hosts), one_line=True),
             "channels": clean(", ".join(r.channels), one_line=True),
             "records": r.records,
-            "state": "skipped" if r.skipped else "dirty" if r.dirty else "read",
+            "state": "skipped"
+            if r.skipped
+            else "incomplete"
+            if r.incomplete
+            else "dirty"
+            if r.dirty
+            else "read",
         }
         for r in sorted(analysis.inputs, key=lambda r: r.path)
     ]
+    indexed = list(enumerate(analysis.results))
+    attention = [(i, r) for i, r in indexed if status_of(r) in ATTENTION]
+    slow = [(i, r) for i, r in indexed if status_of(r) is Status.SLOW]
+    healthy = [(i, r) for i, r in indexed if status_of(r) is Status.OK]
     return template.render(
         **page_context(),
-        title="migdiag report",
+        title=page_title(analysis),
+        back_link=options.back_link,
         generated=short_time(options.now) if options.now is not None else None,
         hosts=[clean(h, one_line=True) for h in sorted(analysis.hosts)],
         first=short_time(analysis.first_event),
@@ -323,7 +435,11 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         inputs=inputs,
         warnings=input_warnings(analysis.inputs) + [clean(w) for w in analysis.warnings],
         skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
-        migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
+        attention=[_row_view(i, r, True) for i, r in attention],
+        slow=[_row_view(i, r, True) for i, r in slow],
+        healthy=[_row_view(i, r, False) for i, r in healthy],
+        attention_sections=[_migration_view(i, r) for i, r in attention],
+        slow_sections=[_migration_view(i, r) for i, r in slow],
         pasted=[_pasted_view(p) for p in pasted_objs(analysis)],
         configuration=_pasted_view(configuration_obj(analysis.configuration))
         if analysis.configuration.hosts or analysis.configuration.warnings
@@ -354,6 +470,9 @@ def _pasted_view(p: dict[str, Any]) -> dict[str, Any]:
         return value
 
     view: dict[str, Any] = tidy(p)
+    for cause in view.get("causes", ()):
+        for key in ("checks", "remediation"):
+            cause[key] = [_step_view(x) if isinstance(x, str) else x for x in cause.get(key, ())]
     return view
 
 

@@ -75,6 +75,7 @@ def _input(report: InputReport) -> dict[str, Any]:
         "dirty": report.dirty,
         "skipped": report.skipped,
         "error": report.error,
+        "incomplete": report.incomplete,
         "warnings": list(report.warnings),
     }
 

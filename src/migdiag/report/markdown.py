@@ -20,6 +20,7 @@ from migdiag.report.text import (
     decoded_name,
     input_warnings,
     needs_detail,
+    quote,
     route,
     seconds,
     short_time,
@@ -126,7 +127,7 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
             if rank == 1:
                 lines += _finding_lines(f)
                 lines += [
-                    f"- Evidence, line {ev.event.origin.offset}: {md(ev.event.message or '')}"
+                    f"- Evidence, line {ev.event.origin.offset}: {md(quote(ev.event.message))}"
                     for ev in f.evidence
                 ]
             else:

@@ -18,3 +18,4 @@ class RenderOptions:
     color: bool = False
     now: datetime | None = None
     quiet: bool = False
+    back_link: str | None = None  # HTML: a link back to the page that lists this report

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migdiag.model import Analysis, Finding, PastedText
+from migdiag.report.text import quote
 
 
 def _line(finding_evidence: Any) -> int | None:
@@ -21,7 +22,7 @@ def cause_obj(rank: int, f: Finding) -> dict[str, Any]:
         "title": f.title,
         "confidence": round(f.confidence, 3),
         "evidence": [
-            {"line": _line(ev), "text": ev.event.message or "", "why": ev.why} for ev in f.evidence
+            {"line": _line(ev), "text": quote(ev.event.message), "why": ev.why} for ev in f.evidence
         ],
         "checks": list(f.checks),
         "remediation": list(f.remediation),

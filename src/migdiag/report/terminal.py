@@ -28,6 +28,7 @@ from migdiag.report.text import (
     decoded_name,
     input_warnings,
     needs_detail,
+    quote,
     route,
     seconds,
     short_time,
@@ -73,6 +74,8 @@ def _header(analysis: Analysis, options: RenderOptions) -> list[RenderableType]:
     skipped = sum(1 for r in analysis.inputs if r.skipped)
     ignored = sum(1 for r in analysis.inputs if r.format == "ignored")
     read = len(analysis.inputs) - skipped - ignored
+    if read == 0 and not skipped:
+        out.append(Text("no logs found", style="bold"))
     out.append(
         Text(
             f"inputs: {len(analysis.inputs)} files ({read} read, {ignored} ignored, "
@@ -124,7 +127,12 @@ def _table(analysis: Analysis) -> Table:
         ("outcome", "left", None, True),
         ("cause", "left", 14, False),
     )
+    # A VM name is an identifier to copy: it keeps its width (up to a point) rather than
+    # being folded mid-word to make room for the cause.
+    longest_vm = max((len(vm_label(r)) for r in analysis.results), default=0)
     for name, justify, min_width, no_wrap in columns:
+        if name == "VM":
+            min_width = max(min_width or 0, min(longest_vm, 36))
         table.add_column(
             name,
             justify=justify,  # type: ignore[arg-type]
@@ -237,7 +245,7 @@ def _pasted(p: PastedText, full: bool) -> list[RenderableType]:
         if rank == 1 and full:
             for ev in f.evidence:
                 line = ev.event.origin.offset
-                out.append(Text(f"  line {line}: " + clean(ev.event.message or "", one_line=True)))
+                out.append(Text(f"  line {line}: " + quote(ev.event.message)))
     if full:
         for code, name, text in p.decoded:
             out.append(Text(f"  {code} {clean(name, one_line=True)}: {clean(text, one_line=True)}"))

@@ -39,6 +39,16 @@ def clean(text: str | None, *, one_line: bool = False) -> str:
     return out
 
 
+QUOTE_LENGTH = 300  # a line quoted from pasted text: a huge input is never echoed back
+
+
+def quote(text: str | None, limit: int = QUOTE_LENGTH) -> str:
+    """A pasted line as evidence: cleaned, on one line, at most ``limit`` characters (cut with
+    an ellipsis)."""
+    flat = clean(text, one_line=True)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with ``Z`` and milliseconds: one fixed width for every time we print."""
     if value is None:
@@ -151,6 +161,8 @@ def input_warnings(reports: Sequence[InputReport]) -> list[str]:
     for r in reports:
         if r.skipped:
             lines.append(f"skipped {clean(r.path, one_line=True)}: {clean(r.error, one_line=True)}")
+        elif r.incomplete:
+            lines.append(f"{clean(r.path, one_line=True)}: {clean(r.incomplete, one_line=True)}")
     ignored = [r for r in reports if r.format == "ignored"]
     if ignored:
         # Files inside folders that are not logs (READMEs, screenshots): one line, not many.

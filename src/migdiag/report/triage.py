@@ -1,12 +1,15 @@
 """``migdiag triage CASES...``: many customers' cases in one ranked table.
 
 Rank answers "which case do I open first": failures nobody has a cause for come first (they
-need an engineer), then explained failures, then slow attempts, then healthy cases.
+need an engineer), then explained failures, then cases whose folder held no log at all (ask
+the customer again), then slow attempts, then healthy cases.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,11 +30,14 @@ from migdiag.report.text import Status, clean, confidence, status_of
 class Urgency(IntEnum):
     UNKNOWN_CAUSE = 0
     FAILED = 1
-    SLOW = 2
-    HEALTHY = 3
+    NO_LOGS = 2
+    SLOW = 3
+    HEALTHY = 4
 
     @property
     def label(self) -> str:
+        if self is Urgency.NO_LOGS:
+            return "no logs"  # not "healthy": nothing was read to be healthy
         return self.name.lower().replace("_", "-")
 
 
@@ -59,7 +65,12 @@ def _row(case: str, analysis: Analysis) -> TriageRow:
         if s is Status.FAILED and r.diagnosis is None
     )
     slow = statuses.count(Status.SLOW)
-    if unknown:
+    has_logs = bool(analysis.results) or any(
+        not i.skipped and i.format != "ignored" for i in analysis.inputs
+    )
+    if not has_logs:
+        urgency = Urgency.NO_LOGS
+    elif unknown:
         urgency = Urgency.UNKNOWN_CAUSE
     elif failed:
         urgency = Urgency.FAILED
@@ -101,8 +112,56 @@ def triage_rows(cases: Sequence[tuple[str, Analysis]]) -> list[TriageRow]:
     return sorted(rows, key=lambda r: (r.urgency, -r.unknown_cause, -r.failed, -r.slow, r.case))
 
 
+def render_triage_json(rows: Sequence[TriageRow]) -> str:
+    """The ranked cases for scripts: one object per case, most urgent first."""
+    data = {
+        "kind": "triage",
+        "cases": [
+            {
+                "rank": rank,
+                "case": row.case,
+                "urgency": row.urgency.label,
+                "migrations": row.migrations,
+                "failed": row.failed,
+                "unknown_cause": row.unknown_cause,
+                "slow": row.slow,
+                "top_cause": row.top_cause,
+                "top_signature": row.top_signature,
+                "top_confidence": row.top_confidence,
+                "hosts": list(row.hosts),
+                "warnings": row.warnings,
+            }
+            for rank, row in enumerate(rows, start=1)
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def case_file_names(cases: Sequence[str]) -> dict[str, str]:
+    """Each case's report file name, after the case's own folder or zip name (``HV-4711/`` ->
+    ``HV-4711.html``): safe characters only, never a path, unique (``-2`` on a clash)."""
+    names: dict[str, str] = {}
+    used = {"index"}
+    for case in cases:
+        base = posixpath.basename(case.replace("\\", "/").rstrip("/")) or "case"
+        stem = base[:-4] if base.lower().endswith(".zip") else base
+        stem = _UNSAFE_NAME.sub("-", stem).strip(".-")[:80] or "case"
+        name, n = stem, 1
+        while name.lower() in used:
+            n += 1
+            name = f"{stem}-{n}"
+        used.add(name.lower())
+        names[case] = f"{name}.html"
+    return names
+
+
 def _cause(row: TriageRow) -> str:
     if row.top_cause is None:
+        if row.urgency is Urgency.NO_LOGS:
+            return "no logs found"
         return "unknown cause" if row.failed else "-"
     conf = f" ({confidence(row.top_confidence)})" if row.top_confidence is not None else ""
     return f"{clean(row.top_cause, one_line=True)}{conf}"
@@ -126,6 +185,7 @@ def render_triage_table(rows: Sequence[TriageRow], options: RenderOptions) -> st
     style = {
         Urgency.UNKNOWN_CAUSE: "bold red",
         Urgency.FAILED: "red",
+        Urgency.NO_LOGS: "bold",
         Urgency.SLOW: "yellow",
         Urgency.HEALTHY: "green",
     }
@@ -161,6 +221,7 @@ def render_index_html(rows: Sequence[TriageRow], links: Mapping[str, str]) -> st
             "case": clean(row.case, one_line=True),
             "href": safe_href(links[row.case]) if row.case in links else None,
             "urgency": row.urgency.label,
+            "urgency_rank": int(row.urgency),
             "migrations": row.migrations,
             "failed": row.failed,
             "unknown_cause": row.unknown_cause,

@@ -475,7 +475,9 @@ def load_scenario(path: Path) -> Scenario:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario ({exc})") from exc
+        raise ScenarioError(
+            f"{path}: cannot read scenario ({getattr(exc, 'strerror', None) or exc})"
+        ) from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario is a YAML mapping")
     return parse_scenario(data, str(path))

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common import populated_event
 from migdiag.catalog import default_catalog
 from migdiag.correlate import correlate
 from migdiag.model import Event, Origin, Outcome
@@ -128,7 +129,29 @@ def test_source_logs_only_gives_a_failed_attempt_and_a_coverage_warning() -> Non
     m = result.migrations[0]
     assert m.outcome == Outcome.FAILED
     assert m.destination == "HV02"
-    assert any(note.startswith("destination HV02: no VMMS-Admin events") for note in m.coverage)
+    assert "destination HV02: no logs of HV02 were supplied" in m.coverage
+
+
+def test_destination_with_only_its_system_log_is_not_called_unsupplied() -> None:
+    # Issue #20: the destination's System log was supplied, only its VMMS-Admin log was not.
+    events = [e for e in seed_like() if e.short_host == "HV01"]
+    system = populated_event(
+        host="HV02.corp.example",
+        channel="System",
+        provider="Service Control Manager",
+        event_id=7036,
+        level=4,
+        time=events[0].time,
+        vm_name=None,
+        vm_id=None,
+        peer_host=None,
+        error_codes=(),
+    )
+    m = correlate([*events, system]).migrations[0]
+    assert m.outcome == Outcome.FAILED
+    (note,) = [c for c in m.coverage if c.startswith("destination HV02")]
+    assert note.startswith("destination HV02: System log supplied, but no Hyper-V VMMS-Admin")
+    assert "not supplied" not in note
 
 
 def test_destination_three_seconds_behind_is_estimated_and_changes_nothing() -> None:

@@ -144,7 +144,8 @@ class _Segment:
     members: list[int] = field(default_factory=list)
     links: list[_Link] = field(default_factory=list)
     role: str | None = None  # "source" | "destination" | None (only "either" events)
-    peer: str | None = None  # the other host, when an event names it
+    peers: set[str] = field(default_factory=set)  # other hosts its events name
+    peer: str | None = None  # the destination: as 20413 names it, else the first named
     first: datetime | None = None  # raw (this host's clock)
     last: datetime | None = None
     ended: bool = False
@@ -387,7 +388,9 @@ def _add(segment: _Segment, pos: int, facts: _Facts) -> None:
     if side in ("source", "destination") and segment.role is None:
         segment.role = side
     if e.peer_host and e.peer_host != segment.host and side == "source":
-        segment.peer = segment.peer or e.peer_host
+        segment.peers.add(e.peer_host)
+        if event_id == VMMS_START_ID or segment.peer is None:
+            segment.peer = e.peer_host
     if segment.members:
         prev = _predecessor(segment, spec)
         segment.links.append((prev, pos, _reason(facts, prev, pos)))
@@ -456,7 +459,7 @@ def _partners(
             best: tuple[float, float, datetime, int] | None = None
             for j in sources:
                 p = segments[j]
-                if p.host == s.host or (p.peer is not None and p.peer != s.host):
+                if p.host == s.host or (p.peers and s.host not in p.peers):
                     continue
                 gap = _gap(*span[j], *span[i])
                 if gap > slack:

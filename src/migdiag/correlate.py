@@ -6,7 +6,7 @@ How (the only module that imports networkx):
    per VM and per host and walked in that host's time order, so that clock skew cannot
    reorder them: a *segment* is one host's part of one attempt.  A segment is cut where a
    start (20413, HA 21300/21306, cluster 1641) follows an ending (success, or the VM's own
-   failure), after a quiet hour, or where a second start of the same kind arrives.  (A dict
+   failure), after a quiet quarter hour, or where a second start of the same kind arrives.  (A dict
    groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a 1 GB fleet
    bundle.  pandas stays where it earns its keep: the table behind ``migdiag events``.)
 2. **Clock skew** per host pair comes from segments of one VM on two hosts whose raw times

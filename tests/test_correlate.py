@@ -424,3 +424,29 @@ def test_issue13_a_failure_under_four_and_a_half_seconds_of_skew_has_a_known_cau
     # Evidence is shown at the time HV02 logged it, with the corrected time beside it.
     hv02 = [e for e in m["events"] if e["host"] == "HV02"]
     assert hv02 and all(e["time"] != e["corrected_time"] for e in hv02)
+
+
+def test_issue13_a_receive_failure_goes_to_the_attempt_whose_20413_names_that_host() -> None:
+    # Two VMs fail in one second towards two destinations whose only records are the
+    # anonymous 22040s (their HA logs were not supplied and their 21026 is dropped).
+    hosts = [*HOSTS, {"name": "HV03", "fqdn": "HV03.corp.example"}]
+    hosts = [dict(h, logs=["vmms"]) if h["name"] != "HV01" else h for h in hosts]
+    steps = [
+        {"migrate": {"vm": "VM01", "from": "HV01", "to": "HV02", "failure": "connection-reset"}},
+        {"migrate": {"vm": "VM02", "from": "HV01", "to": "HV03", "failure": "connection-reset"}},
+    ]
+    events = [
+        e
+        for e in events_of({"hosts": hosts, "vms": [vm(1), vm(2)], "steps": steps})
+        if e.event_id != 21026
+    ]
+    result = correlate(events)
+    by_vm = {m.vm_name: m for m in result.migrations}
+    assert sorted((m.vm_name, m.destination, m.outcome) for m in result.migrations) == [
+        ("VM01", "HV02", Outcome.FAILED),
+        ("VM02", "HV03", Outcome.FAILED),
+    ]
+    for name, destination in (("VM01", "HV02"), ("VM02", "HV03")):
+        received = [e for e in by_vm[name].events if e.event_id == 22040 and e.short_host != "HV01"]
+        assert [e.short_host for e in received] == [destination]
+    assert result.unattached == ()

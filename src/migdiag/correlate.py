@@ -6,11 +6,12 @@ How (the only module that imports networkx):
    per VM and per host and walked in that host's time order, so that clock skew cannot
    reorder them: a *segment* is one host's part of one attempt.  A segment is cut where a
    start (20413, HA 21300/21306, cluster 1641) follows an ending (success, or the VM's own
-   failure), after a quiet quarter hour, or where a second start of the same kind arrives.  (A dict
-   groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a 1 GB fleet
-   bundle.  pandas stays where it earns its keep: the table behind ``migdiag events``.)
+   failure), after a quiet quarter hour, or where a second start of the same kind arrives.
+   (A dict groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a
+   1 GB fleet bundle.  pandas stays where it earns its keep: the table behind
+   ``migdiag events``.)
 2. **Clock skew** per host pair comes from segments of one VM on two hosts whose raw times
-   lie within the skew tolerance: the destination's start (21306) follows the source's
+   lie within three times the skew tolerance: the destination's start (21306) follows the source's
    (21300), so it bounds the skew from above; the destination's end (21307) precedes the
    source's (21301), so it bounds it from below; the two "failed at" events (21024/21026)
    are about simultaneous.  The estimate is the middle of the bounds, so the normal delay
@@ -627,8 +628,11 @@ def _attach_anonymous(
     for number, attempt in enumerate(attempts):
         if not attempt.failures:
             continue
-        for s in attempt.segments:
-            on_host[s.host].append(number)
+        # The hosts it names count too: a destination whose only record of the attempt is
+        # an anonymous "failed to receive data" is still the host 20413 named.
+        for host in {s.host for s in attempt.segments} | {attempt.source, attempt.destination}:
+            if host is not None:
+                on_host[host].append(number)
     unattached: list[int] = []
     cross_host_slack = tolerance.total_seconds()
     for pos, e in enumerate(ordered):

@@ -450,3 +450,33 @@ def test_issue13_a_receive_failure_goes_to_the_attempt_whose_20413_names_that_ho
         received = [e for e in by_vm[name].events if e.event_id == 22040 and e.short_host != "HV01"]
         assert [e.short_host for e in received] == [destination]
     assert result.unattached == ()
+
+
+def test_issue13_failures_of_unknown_cause_are_counted_and_triaged_first(tmp_path: Path) -> None:
+    def case(name: str, failure: str) -> Path:
+        scenario = {
+            "name": name,
+            "start": "2024-05-14T09:00:00Z",
+            "hosts": HOSTS,
+            "vms": [vm(1), vm(2)],
+            "steps": [
+                {"migrate": {"vm": "VM01", "from": "HV01", "to": "HV02", "failure": failure}},
+                {"migrate": {"vm": "VM02", "from": "HV01", "to": "HV02", "at": 60}},
+            ],
+        }
+        (tmp_path / name).mkdir()
+        return synthesized(scenario, tmp_path / name)
+
+    known, unknown = case("a-known", "connection-reset"), case("b-unknown", "unexplained")
+    report = json.loads(run_migdiag("analyze", str(unknown), "--format", "json").stdout)
+    assert report["summary"]["failed"] == 1
+    assert report["summary"]["unknown_cause"] == 1
+    assert "1 failed (1 with unknown cause)" in run_migdiag(
+        "analyze", str(unknown), "--format", "html"
+    ).stdout.replace("\n", " ")
+    triage = run_migdiag(
+        "triage", str(known.relative_to(tmp_path)), str(unknown.relative_to(tmp_path)), cwd=tmp_path
+    )
+    assert triage.returncode == 0, triage.stderr
+    rows = [line for line in triage.stdout.splitlines() if "a-known" in line or "b-unknown" in line]
+    assert "b-unknown" in rows[0] and "a-known" in rows[1]

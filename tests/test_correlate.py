@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -480,3 +481,28 @@ def test_issue13_failures_of_unknown_cause_are_counted_and_triaged_first(tmp_pat
     assert triage.returncode == 0, triage.stderr
     rows = [line for line in triage.stdout.splitlines() if "a-known" in line or "b-unknown" in line]
     assert "b-unknown" in rows[0] and "a-known" in rows[1]
+
+
+def test_issue13_the_worker_process_tells_two_failures_of_one_second_apart() -> None:
+    # Two VMs run out of memory on HV02 in one second; each VM's worker process logged its
+    # named 3040s, and one more 3040 that names no VM (and no code) came from VM02's process.
+    events = [
+        replace(e, process_id=1000 + int(e.vm_name[2:])) if e.event_id == 3040 else e
+        for e in drain_of(4, 4, {"VM01": "out-of-memory", "VM02": "out-of-memory"})
+    ]
+    named = next(e for e in events if e.event_id == 3040 and e.vm_name == "VM02")
+    anonymous = replace(
+        named,
+        fields=(("Parameter0", "The virtual machine could not be started."),),
+        vm_name=None,
+        vm_id=None,
+        error_codes=(),
+        record_id=9999,
+    )
+    result = correlate([*events, anonymous])
+    holders = [m.vm_name for m in result.migrations if anonymous in m.events]
+    assert holders == ["VM02"]
+    # Without the process id the same event fits both, and says so.
+    result = correlate([*events, replace(anonymous, process_id=None)])
+    holders = sorted(m.vm_name or "" for m in result.migrations if m.ambiguities)
+    assert holders == ["VM01", "VM02"]

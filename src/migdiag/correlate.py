@@ -25,9 +25,10 @@ How (the only module that imports networkx):
    can never turn a VM that logged its own success into a failure).  It joins the attempt on
    its host whose own failure (21024, 21026, 21018, HA 21502, ...) is nearest, within a
    window; facts the event carries narrow the choice first: its side, the peer host it names,
-   its error code against the codes of the VM's own failure events.  When several attempts
-   remain within a second of each other, the event joins each of them and each attempt
-   carries an "ambiguous" note naming the others (``Migration.ambiguities``).
+   its error code against the codes of the VM's own failure events, and its Execution
+   process (Worker) or thread (VMMS) against the VM's own events on that host.  When
+   several attempts remain within a second of each other, the event joins each of them and
+   each attempt carries an "ambiguous" note naming the others (``Migration.ambiguities``).
 5. Outcome, blackout, phases, coverage and concurrency are read off each attempt's events.
 """
 
@@ -168,6 +169,7 @@ class _Attempt:
     codes: set[str] = field(default_factory=set)  # error codes its own events carry
     ambiguities: list[str] = field(default_factory=list)
     label: str = "?"
+    own: int = 0  # its own members (the first ``own`` of ``members``), before attribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,6 +609,7 @@ def _attempt(group: list[_Segment], facts: _Facts, corrected: Sequence[datetime]
             attempt.label = ordered[m].vm_name or "?"
     if attempt.label == "?":
         attempt.label = head.vm
+    attempt.own = len(attempt.members)
     return attempt
 
 
@@ -655,7 +658,9 @@ def _attach_anonymous(
             distance = _failure_distance(attempt, pos, facts, corrected, cross_host_slack)
             if distance is not None:
                 scored.append((distance, number))
-        chosen = _closest(_by_code(scored, attempts, e.error_codes))
+        chosen = _closest(
+            _by_execution(_by_code(scored, attempts, e.error_codes), attempts, pos, facts)
+        )
         if not chosen:
             unattached.append(pos)
             continue
@@ -710,6 +715,32 @@ def _by_code(
         return matching
     silent = [s for s in scored if not attempts[s[1]].codes]
     return silent or scored
+
+
+def _by_execution(
+    scored: list[tuple[float, int]], attempts: Sequence[_Attempt], pos: int, facts: _Facts
+) -> list[tuple[float, int]]:
+    """Keep the attempts that share the anonymous event's process (a Worker process runs one
+    VM) or, for other providers, its thread (VMMS events of one operation often share one),
+    when any does: ``Execution`` facts from the record, compared on the same host only."""
+    e, host = facts.events[pos], facts.hosts[pos]
+    if e.process_id is None or len(scored) < 2:
+        return scored
+    by_process = e.provider.lower().endswith("-worker")
+
+    def shares(attempt: _Attempt) -> bool:
+        for m in attempt.members[: attempt.own]:
+            other = facts.events[m]
+            if facts.hosts[m] != host or other.provider != e.provider:
+                continue
+            if by_process and other.process_id == e.process_id:
+                return True
+            if not by_process and e.thread_id is not None and other.thread_id == e.thread_id:
+                return True
+        return False
+
+    sharing = [s for s in scored if shares(attempts[s[1]])]
+    return sharing or scored
 
 
 def _closest(scored: list[tuple[float, int]]) -> list[int]:

@@ -109,6 +109,10 @@ class Event:
     error_codes: tuple[str, ...] = ()  # "0x%08X", in order of appearance
     message_from_input: bool = False  # True when the input carried rendered text
     time_assumed: bool = False  # True when a local time was converted with an assumed offset
+    # ``Execution/@ProcessID`` and ``@ThreadID`` when the input carries them (XML-bearing
+    # formats): a Worker event shares its process with the VM's other Worker events.
+    process_id: int | None = None
+    thread_id: int | None = None
 
     def __reduce__(self) -> tuple[type[Event], tuple[Any, ...]]:
         # Worker processes send events back by the tens of thousands.  The pickling that

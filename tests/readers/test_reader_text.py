@@ -214,3 +214,9 @@ def test_without_any_event_xml_of_the_host_the_offset_is_the_users_and_said_so()
         "no block of that host carries SystemTime" in w and "--utc-offset" in w
         for w in result.stats.warnings
     )
+
+
+def test_event_xml_execution_ids_are_kept() -> None:
+    # Issue #13: a Worker event shares its process with the VM's other Worker events.
+    (event,) = read_file("copy_as_text_20415_en.txt").events
+    assert (event.process_id, event.thread_id) == (4900, 11504)

@@ -506,3 +506,32 @@ def test_issue13_the_worker_process_tells_two_failures_of_one_second_apart() -> 
     result = correlate([*events, replace(anonymous, process_id=None)])
     holders = sorted(m.vm_name or "" for m in result.migrations if m.ambiguities)
     assert holders == ["VM01", "VM02"]
+
+
+def test_issue13_the_ambiguity_note_is_in_every_report(tmp_path: Path) -> None:
+    scenario = {
+        "name": "two-at-once",
+        "start": "2024-05-14T09:00:00Z",
+        "hosts": HOSTS,
+        "vms": [vm(1), vm(2)],
+        "steps": [
+            {
+                "drain": {
+                    "from": "HV01",
+                    "to": "HV02",
+                    "parallel": 2,
+                    "duration_s": 10,
+                    "failures": {"VM01": "connection-reset", "VM02": "connection-reset"},
+                }
+            }
+        ],
+    }
+    logs = str(synthesized(scenario, tmp_path))
+    terminal = run_migdiag("analyze", logs).stdout
+    assert "attribution: ambiguous: 22038 logged by HV01" in terminal
+    report = json.loads(run_migdiag("analyze", logs, "--format", "json").stdout)
+    notes = {m["vm_name"]: m["ambiguities"] for m in report["migrations"]}
+    assert any("also fits VM02" in n for n in notes["VM01"])
+    assert any("also fits VM01" in n for n in notes["VM02"])
+    html = run_migdiag("analyze", logs, "--format", "html").stdout
+    assert "<h3>Attribution</h3>" in html and "also fits VM02" in html

@@ -406,7 +406,7 @@ def _add(segment: _Segment, pos: int, facts: _Facts) -> None:
     segment.members.append(pos)
     segment.first = segment.first or e.time
     segment.last = e.time
-    if event_id in TERMINAL_IDS:
+    if event_id in TERMINAL_IDS or kind in SUCCESS_KINDS:
         segment.ended = True
 
 

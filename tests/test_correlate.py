@@ -359,8 +359,8 @@ def test_issue13_failures_in_one_second_are_each_given_the_error_with_an_ambigui
     result = correlate(drain_of(4, 4, {"VM01": "connection-reset", "VM02": "connection-reset"}))
     failed = {m.vm_name: m for m in result.migrations if m.outcome is Outcome.FAILED}
     assert sorted(failed) == ["VM01", "VM02"]
-    assert any("also fits VM02" in note for note in failed["VM01"].ambiguities)
-    assert any("also fits VM01" in note for note in failed["VM02"].ambiguities)
+    assert any("also fit VM02" in note for note in failed["VM01"].ambiguities)
+    assert any("also fit VM01" in note for note in failed["VM02"].ambiguities)
     assert any("ambiguous: also fits VM02" in edge.reason for edge in failed["VM01"].edges)
 
 
@@ -528,10 +528,10 @@ def test_issue13_the_ambiguity_note_is_in_every_report(tmp_path: Path) -> None:
     }
     logs = str(synthesized(scenario, tmp_path))
     terminal = run_migdiag("analyze", logs).stdout
-    assert "attribution: ambiguous: 22038 logged by HV01" in terminal
+    assert "attribution: ambiguous: " in terminal and "22038 HV01" in terminal
     report = json.loads(run_migdiag("analyze", logs, "--format", "json").stdout)
     notes = {m["vm_name"]: m["ambiguities"] for m in report["migrations"]}
-    assert any("also fits VM02" in n for n in notes["VM01"])
-    assert any("also fits VM01" in n for n in notes["VM02"])
+    assert any("also fit VM02" in n for n in notes["VM01"])
+    assert any("also fit VM01" in n for n in notes["VM02"])
     html = run_migdiag("analyze", logs, "--format", "html").stdout
-    assert "<h3>Attribution</h3>" in html and "also fits VM02" in html
+    assert "<h3>Attribution</h3>" in html and "also fit VM02" in html

@@ -167,7 +167,8 @@ class _Attempt:
     destination: str | None = None
     failures: list[int] = field(default_factory=list)  # its own (VM-naming) failure events
     codes: set[str] = field(default_factory=set)  # error codes its own events carry
-    ambiguities: list[str] = field(default_factory=list)
+    # Events it shares with other attempts: (the others' names, position), for its notes.
+    ambiguous: list[tuple[str, int]] = field(default_factory=list)
     label: str = "?"
     own: int = 0  # its own members (the first ``own`` of ``members``), before attribution
 
@@ -309,8 +310,9 @@ def _why_warned(skew: SkewEstimate, tolerance: timedelta) -> str:
     limit = tolerance.total_seconds()
     if abs(skew.offset_s) > limit:
         return (
-            f": more than the skew tolerance of {limit:g} s; events of one migration on both "
-            "hosts may have been split into separate attempts (see --skew-tolerance)"
+            f": more than the skew tolerance of {limit:g} s (--skew-tolerance); times were "
+            f"corrected by this estimate, but a migration whose events on {skew.host} lie "
+            "further from it than the tolerance is shown as two attempts"
         )
     return ": correcting it changes which host logged the first failure of a migration"
 
@@ -672,10 +674,7 @@ def _attach_anonymous(
             if others:
                 also = ", ".join(others)
                 reason += f"; ambiguous: also fits {also}"
-                attempt.ambiguities.append(
-                    f"ambiguous: {e.event_id} logged by {host} at {e.time:%H:%M:%S} names no VM "
-                    f"and also fits {also} (failing on the same host at the same moment)"
-                )
+                attempt.ambiguous.append((also, pos))
             _hang(attempt, pos, e, reason, facts, corrected)
     return unattached
 
@@ -873,8 +872,37 @@ def _build(
         edges=edges,
         phases=_phases(members, facts, corrected),
         coverage=_coverage(source, destination, started, ended, outcome, facts),
-        ambiguities=tuple(sorted(set(attempt.ambiguities))),
+        ambiguities=_ambiguity_notes(attempt, facts),
     )
+
+
+# An ambiguity note lists the events it is about, so they can be found in Event Viewer.
+_LISTED = 6
+
+
+def _ambiguity_notes(attempt: _Attempt, facts: _Facts) -> tuple[str, ...]:
+    """One note per set of other attempts: which events that name no VM this attempt shares
+    with them, each at the time its host logged it."""
+    by_others: dict[str, list[int]] = defaultdict(list)
+    for others, pos in attempt.ambiguous:
+        by_others[others].append(pos)
+    notes = []
+    for others, positions in sorted(by_others.items()):
+        listed = [
+            f"{facts.events[p].event_id} {facts.hosts[p]} {facts.events[p].time:%H:%M:%S.%f}"[:-3]
+            for p in sorted(positions)
+        ]
+        more = f" and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
+        what = (
+            "1 event that names no VM also fits"
+            if len(listed) == 1
+            else f"{len(listed)} events that name no VM also fit"
+        )
+        notes.append(
+            f"ambiguous: {what} {others}, failing on the same host at the same moment; "
+            f"shown in each: {', '.join(listed[:_LISTED])}{more}"
+        )
+    return tuple(notes)
 
 
 def _phases(

@@ -535,3 +535,15 @@ def test_issue13_the_ambiguity_note_is_in_every_report(tmp_path: Path) -> None:
     assert any("also fit VM01" in n for n in notes["VM02"])
     html = run_migdiag("analyze", logs, "--format", "html").stdout
     assert "<h3>Attribution</h3>" in html and "also fit VM02" in html
+
+
+def test_without_the_sources_hyper_v_logs_a_vms_segments_are_still_one_attempt() -> None:
+    # HV01 supplied only its System log, where the cluster says VM01's resource failed.
+    hosts = [dict(HOSTS[0], logs=["system"]), HOSTS[1]]
+    step = {"vm": "VM01", "from": "HV01", "to": "HV02", "failure": "connection-reset"}
+    failed = {"host": "HV01", "id": 1069, "level": 2, "at": 5, "fields": ["Virtual Machine VM01"]}
+    steps = [{"migrate": step}, {"event": failed}]
+    events = events_of({"hosts": hosts, "vms": [vm(1)], "steps": steps})
+    assert {e.short_host for e in events if e.vm_name} == {"HV01", "HV02"}
+    (m,) = correlate(events).migrations
+    assert {e.short_host for e in m.events} == {"HV01", "HV02"}

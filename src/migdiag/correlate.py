@@ -292,7 +292,7 @@ def _correlate(events: Sequence[Event], catalog: Catalog, tolerance: timedelta) 
     ]
     migrations.sort(key=lambda m: (m.started is None, m.started or _EPOCH, m.id))
     migrations = _with_concurrency(migrations)
-    reordered = _reordered_pairs(migrations)
+    reordered = _reordered_hosts(migrations)
     warnings = tuple(
         s.describe() + _why_warned(s, tolerance)
         for s in skews
@@ -317,7 +317,7 @@ def _why_warned(skew: SkewEstimate, tolerance: timedelta) -> str:
     return ": correcting it changes which host logged the first failure of a migration"
 
 
-def _reordered_pairs(migrations: Sequence[Migration]) -> set[str]:
+def _reordered_hosts(migrations: Sequence[Migration]) -> set[str]:
     """Hosts of attempts where the corrected clock changes which host logged the first
     failure: then the skew changed a conclusion, and its line is a warning."""
     out: set[str] = set()
@@ -573,7 +573,32 @@ def _join(
     for src, other in _partners(segments, span, slack):
         joined.setdefault(index[id(src)], [src]).append(other)
     partnered = {id(s) for group in joined.values() for s in group}
-    groups = list(joined.values()) + [[s] for s in segments if id(s) not in partnered]
+    groups = list(joined.values())
+    # Without the source's logs, the other hosts' segments of one VM that overlap are still
+    # one attempt (the destination's 21026 and a cluster event on a third node, say).
+    alone: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(segments):
+        if id(s) not in partnered:
+            alone[s.vm].append(i)
+    for indexes in alone.values():
+        indexes.sort(key=lambda i: (span[i][0], i))
+        group: list[_Segment] = []
+        last: datetime | None = None
+        for i in indexes:
+            s = segments[i]
+            fits = (
+                group
+                and last is not None
+                and s.role != "source"
+                and all(g.role != "source" and g.host != s.host for g in group)
+                and (span[i][0] - last).total_seconds() <= slack
+            )
+            if not fits:
+                group = []
+                groups.append(group)
+                last = None
+            group.append(s)
+            last = max(last, span[i][1]) if last else span[i][1]
     attempts = [_attempt(group, facts, corrected) for group in groups]
     attempts.sort(key=lambda a: min(a.members))
     return attempts

@@ -49,6 +49,8 @@ def populated_event(**changes: object) -> Event:
         "error_codes": ("0x80072746",),
         "message_from_input": True,
         "time_assumed": True,
+        "process_id": 4900,
+        "thread_id": 11504,
     }
     values.update(changes)
     return Event(**values)  # type: ignore[arg-type]

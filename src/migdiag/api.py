@@ -139,14 +139,19 @@ def dedup(events: Iterable[Event]) -> list[Event]:
     """The same record given twice (a file twice, an EVTX and its XML export) counts once.
 
     Text and CSV exports carry no payload, so their copy of a record can only be matched on
-    host, channel, id and second: such a copy is dropped when a copy with a payload exists."""
-    seen: set[tuple[object, ...]] = set()
+    host, channel, id and second: such a copy is dropped when a copy with a payload exists.
+    Two records alike in all that but with different record numbers are two records (two VMs
+    of a drain failing in one second log identical "failed to send data" events)."""
+    seen: dict[tuple[object, ...], set[int | None]] = {}
     with_payload: set[tuple[object, ...]] = set()
     unique: list[tuple[Event, tuple[object, ...]]] = []
     for event in events:
         key = event.identity
-        if key not in seen:
-            seen.add(key)
+        numbers = seen.get(key)
+        if numbers is None or (
+            event.record_id is not None and None not in numbers and event.record_id not in numbers
+        ):
+            seen.setdefault(key, set()).add(event.record_id)
             unique.append((event, key))
             if event.fields:
                 with_payload.add(key[:4])

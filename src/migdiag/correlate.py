@@ -2,20 +2,34 @@
 
 How (the only module that imports networkx):
 
-1. Events that name a VM (id, or name mapped to an id) are grouped per VM and walked in
-   time order; an attempt starts at a start event (20413, HA 21300/21306, cluster 1641) and
-   is cut when a new start follows a terminal event (20415/20417, 21024, 21502...).  Each
-   event joins the attempt by an edge whose reason a report can show.  (A dict groups them:
-   pandas did, but importing it cost ~0.3 s, a tenth of analysing a 1 GB fleet bundle, for a
-   grouping a dict does in milliseconds.  pandas stays where it earns its keep: the table
-   behind ``migdiag events``.)
-2. Host clock skew is estimated per host pair from events that must be nearly simultaneous
-   (the source's and destination's start, end and send/receive failures of one attempt);
-   the offsets are chained across hosts over a networkx graph of hosts.
-3. Events that name no VM (22038 "failed to send data", 22040, 20306, ...) are attached, on
-   skew-corrected time, to the attempt running on their host at that moment.
-4. An attempt is a connected component of the event graph; outcome, blackout, phases,
-   coverage and concurrency are read off its events.
+1. **One host at a time.**  Events that name a VM (id, or name mapped to an id) are grouped
+   per VM and per host and walked in that host's time order, so that clock skew cannot
+   reorder them: a *segment* is one host's part of one attempt.  A segment is cut where a
+   start (VMMS 20413, HA 21300/21306, cluster 1641) follows an ending (success, or the VM's own
+   failure), after a quiet quarter hour, or where a second start of the same kind arrives.
+   (A dict groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a
+   1 GB fleet bundle.  pandas stays where it earns its keep: the table behind
+   ``migdiag events``.)
+2. **Clock skew** per host pair comes from segments of one VM on two hosts whose raw times
+   lie within three times the skew tolerance: the destination's start (21306) follows the source's
+   (21300), so it bounds the skew from above; the destination's end (21307) precedes the
+   source's (21301), so it bounds it from below; the two "failed at" events (21024/21026)
+   are about simultaneous.  The estimate is the middle of the bounds, so the normal delay
+   between two hosts' events does not read as skew; when the bounds hold zero the clocks
+   agree.  Offsets are chained across hosts over a networkx graph of hosts.
+3. **Segments are joined** into attempts on corrected time: the source segment (the host
+   that logged the start) takes each other host's segment of the same VM that overlaps it,
+   allowing the skew tolerance for clocks no estimate could correct.
+4. **Events that name no VM** (22038, 22040, 20406, 20306, ...) are attributed on corrected
+   time.  An anonymous error never joins an attempt that did not log its own failure (so it
+   can never turn a VM that logged its own success into a failure).  It joins the attempt on
+   its host whose own failure (21024, 21026, 21018, HA 21502, ...) is nearest, within a
+   window; facts the event carries narrow the choice first: its side, the peer host it names,
+   its error code against the codes of the VM's own failure events, and its Execution
+   process (Worker) or thread (VMMS) against the VM's own events on that host.  When
+   several attempts remain within a second of each other, the event joins each of them and
+   each attempt carries an "ambiguous" note naming the others (``Migration.ambiguities``).
+5. Outcome, blackout, phases, coverage and concurrency are read off each attempt's events.
 """
 
 from __future__ import annotations
@@ -41,8 +55,56 @@ from migdiag.model import (
     SkewEstimate,
 )
 
-START_KINDS = frozenset({"lm-start"})
-SUCCESS_KINDS = frozenset({"lm-success"})
+# ---- Windows' events that correlation reads by (provider, id) ----------------------------
+# Everything else is read through the catalog's ``kind`` and ``side``.  Kept in one table so
+# that a catalog change is one edit here.  Keyed on (provider, id), never the id alone: ids
+# collide across providers (21301 means another thing in VMMS than in High-Availability).
+EventKey = tuple[str, int]
+VMMS = "microsoft-windows-hyper-v-vmms"
+HA = "microsoft-windows-hyper-v-high-availability"
+WORKER = "microsoft-windows-hyper-v-worker"
+CLUSTER = "microsoft-windows-failoverclustering"
+VMMS_START: EventKey = (VMMS, 20413)  # names the destination host
+CLUSTER_MOVE: EventKey = (CLUSTER, 1641)  # "is moving to cluster node '%2'": the destination
+# An attempt begins (source or target).
+START_EVENTS = frozenset({VMMS_START, (HA, 21300), (HA, 21306), CLUSTER_MOVE})
+OWN_SUCCESS_EVENTS = frozenset(
+    {
+        (VMMS, 20415),  # migration completed (source)
+        (VMMS, 20417),  # completed with an unexpectedly long blackout (source)
+        (VMMS, 20418),  # the destination's own success
+        (HA, 21301),  # completed on the source node
+        (HA, 21307),  # completed on the target node
+        (HA, 22503),  # migration succeeded at the source
+        (HA, 22504),  # migration succeeded at the target
+        (WORKER, 22507),  # migration completed
+    }
+)
+# Failures that end an attempt (a start after one of them begins a new attempt), and the
+# cancel, which ends it without failing it.
+OWN_FAILURE_END_EVENTS = frozenset(
+    {(VMMS, 21024), (VMMS, 21026), (VMMS, 21002), (HA, 21111), (HA, 22505), (HA, 22506)}
+    | {(HA, n) for n in range(21500, 21504)}
+)
+CANCEL_EVENTS = frozenset({(VMMS, 21014)})
+TERMINAL_EVENTS = OWN_SUCCESS_EVENTS | OWN_FAILURE_END_EVENTS | CANCEL_EVENTS
+# Events a source and its destination log at about the same moment: (mark, side).  The
+# target's start follows the source's; the target's end precedes the source's.
+SKEW_MARKS: dict[EventKey, tuple[str, str]] = {
+    (HA, 21300): ("start", "source"),
+    (HA, 21306): ("start", "destination"),
+    (HA, 21301): ("end", "source"),
+    (HA, 21307): ("end", "destination"),
+    (VMMS, 21024): ("fail", "source"),
+    (VMMS, 21026): ("fail", "destination"),
+}
+BLACKOUT_EVENTS = frozenset({(VMMS, 20415), (VMMS, 20417)})
+
+
+def _key(e: Event) -> EventKey:
+    return e.provider.lower(), e.event_id
+
+
 FAILURE_KINDS = frozenset(
     {
         "failed-at-source",
@@ -57,20 +119,28 @@ FAILURE_KINDS = frozenset(
         "incompatible",
     }
 )
-# Kinds that end an attempt: a start after one of these begins a new attempt (as does the
-# source's HA phase end, 21301).  Catalog kinds, not ids: ids collide across providers.
-TERMINAL_KINDS = SUCCESS_KINDS | {
-    "failed-at-source",
-    "failed-at-destination",
-    "ha-failed",
-    "lm-cancelled",
-}
-# Start events of one attempt arrive within seconds of each other (HA 21300, 21306, 20413).
+SUCCESS_KINDS = frozenset({"lm-success"})
+START_KINDS = frozenset({"lm-start"})
+
+# Start events of one attempt on one host arrive within seconds (HA 21300, then 20413).
 START_MERGE = timedelta(seconds=30)
-# Late events of an attempt: 21502 and cluster events follow the VMMS failure closely.
+# Late events of an attempt on its host: 21502 and cluster events follow the failure closely.
 TAIL_GRACE = timedelta(seconds=30)
 # How long after its last event an attempt without an outcome may still be running.
 IN_PROGRESS_HORIZON = timedelta(minutes=15)
+# The usual delay between two hosts' records of one moment, on top of any clock skew.
+HOST_DELAY = timedelta(seconds=1)
+# Skew is looked for this many times beyond the tolerance, so that a larger one is measured,
+# corrected and reported (as a warning) rather than splitting every migration in two.
+SKEW_SEARCH = 3
+# An anonymous error precedes the VM's own failure by up to FAIL_AFTER (22038 -> 21018 ->
+# 21024), or follows it by up to FAIL_BEFORE (the receive side notices late).
+FAIL_AFTER = timedelta(seconds=10)
+FAIL_BEFORE = timedelta(seconds=5)
+# Attempts whose own failures are this close to an anonymous error cannot be told apart by time.
+AMBIGUITY_MARGIN = 1.0  # seconds
+# Clocks this close are reported as agreeing, whatever the bounds say.
+AGREE_S = 0.05
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -89,19 +159,39 @@ _Link = tuple[int, int, str]
 
 
 @dataclass(slots=True)
+class _Segment:
+    """One host's events of one VM's attempt, in that host's own time order."""
+
+    vm: str
+    host: str
+    members: list[int] = field(default_factory=list)
+    links: list[_Link] = field(default_factory=list)
+    role: str | None = None  # "source" | "destination" | None (only "either" events)
+    peers: set[str] = field(default_factory=set)  # other hosts its events name
+    peer: str | None = None  # the destination: as 20413 names it, else the first named
+    first: datetime | None = None  # raw (this host's clock)
+    last: datetime | None = None
+    ended: bool = False
+    # Event id -> index in ``members`` of its latest member: the event a new one follows.
+    latest: dict[EventKey, int] = field(default_factory=dict)
+    starts: dict[EventKey, datetime] = field(default_factory=dict)  # start -> first time
+    marks: dict[str, datetime] = field(default_factory=dict)  # skew mark -> first time
+    to_node: str | None = None  # the destination node a cluster 1641 names
+
+
+@dataclass(slots=True)
 class _Attempt:
+    segments: list[_Segment]
     members: list[int] = field(default_factory=list)
     links: list[_Link] = field(default_factory=list)
     source: str | None = None
     destination: str | None = None
-    first: datetime | None = None
-    last: datetime | None = None
-    ended: bool = False
-    # Event id -> index in ``members`` of its latest member, kept while grouping, so that
-    # finding the event a new one follows is a few dict look-ups, not a walk back.
-    latest: dict[tuple[str, int], int] = field(default_factory=dict)
-    # (host, "start" | "end" | "fail") -> time of the first such member, for clock skew.
-    marks: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    failures: list[int] = field(default_factory=list)  # its own (VM-naming) failure events
+    codes: set[str] = field(default_factory=set)  # error codes its own events carry
+    # Events it shares with other attempts: (the others' names, position), for its notes.
+    ambiguous: list[tuple[str, int]] = field(default_factory=list)
+    label: str = "?"
+    own: int = 0  # its own members (the first ``own`` of ``members``), before attribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +209,7 @@ class _Facts:
     kinds: list[str]  # the spec's kind, or "other"
     hyperv: list[bool]  # a Hyper-V provider's event
     cluster_vm: list[bool]  # a Hyper-V-High-Availability event that names the VM
+    log_start: dict[str, datetime]  # host -> time of its first event
     log_end: dict[str, datetime]  # host -> time of its last event
     channels: dict[str, set[str]]  # host -> channels it logged
 
@@ -142,6 +233,7 @@ def _facts(given: Iterable[Event], catalog: Catalog) -> _Facts:
     kinds: list[str] = []
     hyperv: list[bool] = []
     cluster_vm: list[bool] = []
+    log_start: dict[str, datetime] = {}
     log_end: dict[str, datetime] = {}
     channels: dict[str, set[str]] = defaultdict(set)
     for e, host in zip(ordered, hosts, strict=True):
@@ -160,9 +252,10 @@ def _facts(given: Iterable[Event], catalog: Catalog) -> _Facts:
         is_hyperv, is_ha = provider_of[e.provider]
         hyperv.append(is_hyperv)
         cluster_vm.append(is_ha and bool(e.vm_name))
+        log_start.setdefault(host, e.time)
         log_end[host] = e.time  # events are in time order: the last one is the latest
         channels[host].add(e.channel)
-    return _Facts(ordered, hosts, specs, kinds, hyperv, cluster_vm, log_end, channels)
+    return _Facts(ordered, hosts, specs, kinds, hyperv, cluster_vm, log_start, log_end, channels)
 
 
 def _vm_keys(events: Sequence[Event]) -> list[str | None]:
@@ -188,48 +281,44 @@ def correlate(
     catalog: Catalog | None = None,
     skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
 ) -> Correlation:
-    """Group normalised events into migration attempts.  Input order does not matter."""
+    """Group normalised events into migration attempts.  Input order does not matter.
+
+    ``skew_tolerance`` is how far two hosts' clocks may disagree: segments of one VM on two
+    hosts are paired (for the skew estimate) and joined within it, and a larger estimate is
+    a warning."""
     with gc_paused():  # see migdiag.gc_pause
         return _correlate(events, catalog or default_catalog(), skew_tolerance)
 
 
-def _correlate(events: Sequence[Event], catalog: Catalog, skew_tolerance: timedelta) -> Correlation:
+def _correlate(events: Sequence[Event], catalog: Catalog, tolerance: timedelta) -> Correlation:
     facts = _facts(events, catalog)
     ordered, hosts = facts.events, facts.hosts
     keys = _vm_keys(ordered)
 
-    attempts = _group_by_vm(facts, keys, skew_tolerance)
-    skews, offsets = _estimate_skew(facts, attempts)
+    segments = _segments(facts, keys)
+    skews, offsets = _estimate_skew(facts, segments, tolerance)
     shift = {host: timedelta(seconds=offsets.get(host, 0.0)) for host in facts.log_end}
     corrected = [e.time + shift[host] for e, host in zip(ordered, hosts, strict=True)]
-    unattached = _attach_anonymous(facts, keys, attempts, corrected, skew_tolerance)
+    attempts = _join(facts, segments, corrected, tolerance)
+    unattached = _attach_anonymous(facts, keys, attempts, corrected, tolerance)
 
-    # The event graph, built in one go: nodes attempt by attempt, then every edge.  Attempts
-    # share no events, so this gives the same nodes, adjacency and component order as
-    # adding each attempt's nodes and edges in turn, with two calls instead of 5,000.
-    graph = nx.Graph()
-    graph.add_nodes_from(m for attempt in attempts for m in attempt.members)
-    graph.add_edges_from((a, b) for attempt in attempts for a, b, _ in attempt.links)
-    attempt_of = {m: number for number, attempt in enumerate(attempts) for m in attempt.members}
     # Each event's place in an attempt's time order, worked out once for all attempts.
     order_key = [
         (t, host, e.record_id or 0, pos)
         for pos, (e, host, t) in enumerate(zip(ordered, hosts, corrected, strict=True))
     ]
-    vmms_hosts = {h for h, seen in facts.channels.items() if _has_vmms_admin(seen)}
     migrations = [
-        _build(
-            sorted(component, key=order_key.__getitem__),
-            attempts[attempt_of[min(component)]],
-            facts,
-            corrected,
-            vmms_hosts,
-        )
-        for component in nx.connected_components(graph)
+        _build(sorted(set(a.members), key=order_key.__getitem__), a, facts, corrected)
+        for a in attempts
     ]
     migrations.sort(key=lambda m: (m.started is None, m.started or _EPOCH, m.id))
     migrations = _with_concurrency(migrations)
-    warnings = tuple(s.describe() for s in skews if abs(s.offset_s) >= 0.5)
+    reordered = _reordered_hosts(migrations)
+    warnings = tuple(
+        s.describe() + _why_warned(s, tolerance)
+        for s in skews
+        if abs(s.offset_s) > tolerance.total_seconds() or s.host in reordered
+    )
     return Correlation(
         migrations=tuple(migrations),
         skews=tuple(skews),
@@ -238,168 +327,218 @@ def _correlate(events: Sequence[Event], catalog: Catalog, skew_tolerance: timede
     )
 
 
-def _group_by_vm(facts: _Facts, keys: Sequence[str | None], tolerance: timedelta) -> list[_Attempt]:
-    ordered, kinds = facts.events, facts.kinds
-    # Each VM's events, in time order (``ordered`` is sorted); cluster-network events name
-    # a network, not a VM.
-    groups: dict[str, list[int]] = defaultdict(list)
+def _why_warned(skew: SkewEstimate, tolerance: timedelta) -> str:
+    limit = tolerance.total_seconds()
+    if abs(skew.offset_s) > limit:
+        return (
+            f": more than the skew tolerance of {limit:g} s (--skew-tolerance); times were "
+            f"corrected by this estimate, but a migration whose events on {skew.host} lie "
+            "further from it than the tolerance is shown as two attempts"
+        )
+    return ": correcting it changes which host logged the first failure of a migration"
+
+
+def _reordered_hosts(migrations: Sequence[Migration]) -> set[str]:
+    """Hosts of attempts where the corrected clock changes which host logged the first
+    failure: then the skew changed a conclusion, and its line is a warning."""
+    out: set[str] = set()
+    for m in migrations:
+        if m.outcome is not Outcome.FAILED or m.source is None or m.destination is None:
+            continue
+        failing = [(e, t) for e, t in zip(m.events, m.corrected_times, strict=True) if e.level <= 2]
+        if len({e.short_host for e, _ in failing}) < 2:
+            continue
+        by_raw = min(failing, key=lambda p: (p[0].time, p[0].short_host))[0].short_host
+        by_corrected = min(failing, key=lambda p: (p[1], p[0].short_host))[0].short_host
+        if by_raw != by_corrected:
+            out.update((m.source, m.destination))
+    return out
+
+
+# ---- 1. segments: one host's part of one attempt --------------------------------------------
+
+
+def _segments(facts: _Facts, keys: Sequence[str | None]) -> list[_Segment]:
+    ordered, kinds, hosts = facts.events, facts.kinds, facts.hosts
+    # Each VM's events per host, in that host's time order (``ordered`` is sorted by time);
+    # cluster-network events name a network, not a VM.
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for pos, (key, kind) in enumerate(zip(keys, kinds, strict=True)):
-        if key is not None and kind != "cluster-network":
-            groups[key].append(pos)
-    attempts: list[_Attempt] = []
-    for vm in sorted(groups, key=str):
-        current: _Attempt | None = None
-        for pos in groups[vm]:
-            kind = kinds[pos]
-            if kind == "other" and not facts.hyperv[pos]:
-                continue  # a System event naming the VM in passing, not part of a migration
-            time = ordered[pos].time
-            starts_new = current is None or (
-                kind in START_KINDS
-                and current.last is not None
-                and (current.ended or time - current.last > IN_PROGRESS_HORIZON)
-                and not _same_start(current, time)
-            )
-            if (
-                not starts_new
-                and current is not None
-                and current.ended
-                and current.last is not None
-                and time - current.last > TAIL_GRACE + tolerance
-            ):
-                starts_new = True
-            if starts_new:
-                current = _Attempt()
-                attempts.append(current)
-            assert current is not None
-            _join(current, pos, facts)
-    return attempts
+        if key is None or kind == "cluster-network":
+            continue
+        if kind == "other" and not facts.hyperv[pos]:
+            continue  # a System event naming the VM in passing, not part of a migration
+        groups[(key, hosts[pos])].append(pos)
+    segments: list[_Segment] = []
+    for vm, host in sorted(groups):
+        current: _Segment | None = None
+        for pos in groups[(vm, host)]:
+            e = ordered[pos]
+            if current is None or _cuts(current, e, kinds[pos]):
+                current = _Segment(vm=vm, host=host)
+                segments.append(current)
+            _add(current, pos, facts)
+    return segments
 
 
-def _same_start(attempt: _Attempt, time: datetime) -> bool:
-    # HA 21300, 21306 and VMMS 20413 of one attempt arrive together: not a new attempt.
-    if attempt.first is None or attempt.ended:
-        return False
-    return abs(time - attempt.first) <= START_MERGE
+def _is_start(key: EventKey, kind: str) -> bool:
+    return key in START_EVENTS or kind in START_KINDS
 
 
-# Events a source and its destination log at (nearly) the same moment, by what they mark:
-# HA 21300/21306 (start), 21301/21307 (end), VMMS 21024/21026 (fail), told by catalog facts.
-_SIMULTANEOUS_PHASES = {
-    ("source", "start"): "start",
-    ("target", "start"): "start",
-    ("source", "end"): "end",
-    ("target", "end"): "end",
-}
-_SIMULTANEOUS_KINDS = {"failed-at-source": "fail", "failed-at-destination": "fail"}
+def _cuts(segment: _Segment, e: Event, kind: str) -> bool:
+    """Whether ``e`` begins a new attempt on this host rather than continuing ``segment``."""
+    assert segment.last is not None
+    gap = e.time - segment.last
+    if gap > IN_PROGRESS_HORIZON:
+        return True
+    if _is_start(_key(e), kind):
+        if segment.ended:
+            return True
+        # A second start of the same kind: the first attempt never logged its end.
+        seen = segment.starts.get(_key(e))
+        if seen is not None and e.time - seen > START_MERGE:
+            return True
+    return segment.ended and gap > TAIL_GRACE
 
 
-def _simultaneous(spec: EventSpec | None) -> str | None:
-    if spec is None:
-        return None
-    return _SIMULTANEOUS_KINDS.get(spec.kind) or _SIMULTANEOUS_PHASES.get(spec.phase or ("", ""))
+def _add(segment: _Segment, pos: int, facts: _Facts) -> None:
+    e, spec, kind = facts.events[pos], facts.specs[pos], facts.kinds[pos]
+    key = _key(e)
+    side = spec.side if spec is not None else "either"
+    if key == CLUSTER_MOVE:
+        # The cluster's "role is moving to cluster node B" is logged by whichever node runs
+        # the move: it names the destination, and makes this host the destination only when
+        # it is node B.
+        target = e.param(2)
+        segment.to_node = target.split(".")[0].upper() if target else None
+        side = "destination" if segment.to_node == segment.host else "either"
+    if side in ("source", "destination") and segment.role is None:
+        segment.role = side
+    if e.peer_host and e.peer_host != segment.host and side == "source":
+        segment.peers.add(e.peer_host)
+        if key == VMMS_START or segment.peer is None:
+            segment.peer = e.peer_host
+    if segment.members:
+        prev = _predecessor(segment, spec)
+        segment.links.append((prev, pos, _reason(facts, prev, pos)))
+    if _is_start(key, kind):
+        segment.starts.setdefault(key, e.time)
+    mark = SKEW_MARKS.get(key)
+    if mark is not None:
+        segment.marks.setdefault(mark[0], e.time)
+    segment.latest[key] = len(segment.members)
+    segment.members.append(pos)
+    segment.first = segment.first or e.time
+    segment.last = e.time
+    if key in TERMINAL_EVENTS or kind in SUCCESS_KINDS or kind == "lm-cancelled":
+        segment.ended = True
 
 
-def _key(e: Event) -> tuple[str, int]:
-    return e.provider.lower(), e.event_id
-
-
-def _join(attempt: _Attempt, pos: int, facts: _Facts) -> None:
-    e, host, spec = facts.events[pos], facts.hosts[pos], facts.specs[pos]
-    kind = facts.kinds[pos]
-    # 20413, HA 21300, 21024, 21502, 21111, 21501: logged by the source (catalog side).
-    if spec and spec.side == "source" and (kind in _SOURCE_KINDS or spec.phase == _SOURCE_START):
-        attempt.source = attempt.source or host
-        if e.peer_host and e.peer_host != host:
-            attempt.destination = attempt.destination or e.peer_host
-    # HA 21306-21309 and 21026: logged by the destination.
-    elif (
-        spec
-        and spec.side == "destination"
-        and (kind == "failed-at-destination" or (spec.phase and spec.phase[0] in _TARGET_PHASES))
-    ):
-        attempt.destination = attempt.destination or host
-    if spec and spec.side == "either" and kind in START_KINDS and e.peer_host:
-        # The cluster's 1641 names the node the role moves to.
-        attempt.destination = attempt.destination or e.peer_host
-    if attempt.members:
-        prev = _predecessor(attempt, spec)
-        attempt.links.append((prev, pos, _reason(attempt, facts, prev, pos)))
-    role = _simultaneous(spec)
-    if role:
-        attempt.marks.setdefault((host, role), e.time)
-    attempt.latest[_key(e)] = len(attempt.members)
-    attempt.members.append(pos)
-    attempt.first = attempt.first or e.time
-    attempt.last = e.time
-    if kind in TERMINAL_KINDS or (spec and spec.phase == ("source", "end")):
-        attempt.ended = True
-
-
-_SOURCE_KINDS = START_KINDS | {"failed-at-source", "ha-failed"}
-_SOURCE_START = ("source", "start")
-_TARGET_PHASES = frozenset({"target", "restore"})
-
-
-def _predecessor(attempt: _Attempt, spec: EventSpec | None) -> int:
+def _predecessor(segment: _Segment, spec: EventSpec | None) -> int:
     """The member this event hangs from: the latest event the catalog says it follows,
     else the latest member."""
     if spec is not None and spec.follows:
-        found = [attempt.latest[i] for i in spec.follows if i in attempt.latest]
+        found = [segment.latest[i] for i in spec.follows if i in segment.latest]
         if found:
-            return attempt.members[max(found)]
-    return attempt.members[-1]
+            return segment.members[max(found)]
+    return segment.members[-1]
 
 
-def _reason(attempt: _Attempt, facts: _Facts, prev_pos: int, pos: int) -> str:
+def _reason(facts: _Facts, prev_pos: int, pos: int) -> str:
     prev, e, spec = facts.events[prev_pos], facts.events[pos], facts.specs[pos]
-    prev_host, host = facts.hosts[prev_pos], facts.hosts[pos]
     vm = _vm_label(e)
     if spec is not None and _key(prev) in spec.follows:
-        where = "on the same host" if prev_host == host else "across the hosts"
-        return f"{e.event_id} follows {prev.event_id} in a migration ({where}; catalog rule)"
+        return (
+            f"{e.event_id} follows {prev.event_id} in a migration (on the same host; catalog rule)"
+        )
     if facts.cluster_vm[pos]:
         return f"the cluster's {e.event_id} names VM {vm} (its resource 'Virtual Machine {vm}')"
-    if prev_host == host:
-        return f"same VM {vm} on {host}"
-    if attempt.destination == host and attempt.source == prev_host:
-        return f"{prev_host} migrates {vm} to {host}; {host} logged {vm} too"
-    return f"{prev_host} and {host} both logged VM {vm} within the attempt"
+    return f"same VM {vm} on {facts.hosts[pos]}"
 
 
 def _vm_label(e: Event) -> str:
     return e.vm_name or e.vm_id or "?"
 
 
-def _pairs_for_skew(attempt: _Attempt) -> list[tuple[str, str, float]]:
-    """(source, destination, dest_time - source_time) for events that must coincide."""
-    if not attempt.source or not attempt.destination:
-        return []
-    out = []
-    for role in ("start", "end", "fail"):
-        s = attempt.marks.get((attempt.source, role))
-        d = attempt.marks.get((attempt.destination, role))
-        if s is not None and d is not None:
-            out.append((attempt.source, attempt.destination, (d - s).total_seconds()))
-    return out
+def _gap(a_first: datetime, a_last: datetime, b_first: datetime, b_last: datetime) -> float:
+    """Seconds between two time spans; 0 when they overlap."""
+    return max(0.0, (b_first - a_last).total_seconds(), (a_first - b_last).total_seconds())
+
+
+# ---- 2. clock skew ---------------------------------------------------------------------------
+
+
+def _partners(
+    segments: Sequence[_Segment], span: dict[int, tuple[datetime, datetime]], slack: float
+) -> list[tuple[_Segment, _Segment]]:
+    """(source segment, other host's segment) of one VM whose spans (given per segment
+    index) lie within ``slack`` seconds; each non-source segment takes its nearest source."""
+    by_vm: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(segments):
+        by_vm[s.vm].append(i)
+    pairs: list[tuple[_Segment, _Segment]] = []
+    for indexes in by_vm.values():
+        sources = [i for i in indexes if segments[i].role == "source"]
+        for i in indexes:
+            s = segments[i]
+            if s.role == "source":
+                continue
+            best: tuple[float, float, datetime, int] | None = None
+            for j in sources:
+                p = segments[j]
+                if p.host == s.host or (p.peers and s.host not in p.peers):
+                    continue
+                gap = _gap(*span[j], *span[i])
+                if gap > slack:
+                    continue
+                key = (gap, abs((span[i][0] - span[j][0]).total_seconds()), span[j][0], j)
+                if best is None or key < best:
+                    best = key
+            if best is not None:
+                pairs.append((segments[best[3]], s))
+    return pairs
 
 
 def _estimate_skew(
-    facts: _Facts, attempts: Sequence[_Attempt]
+    facts: _Facts, segments: Sequence[_Segment], tolerance: timedelta
 ) -> tuple[list[SkewEstimate], dict[str, float]]:
-    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for attempt in attempts:
-        for a, b, diff in _pairs_for_skew(attempt):
-            if a <= b:
-                samples[(a, b)].append(diff)
+    raw = {
+        i: (s.first, s.last)
+        for i, s in enumerate(segments)
+        if s.first is not None and s.last is not None
+    }
+    slack = (tolerance * SKEW_SEARCH + HOST_DELAY).total_seconds()
+    # Per host pair (a < b), in "b's clock minus a's" seconds: upper bounds (b's event
+    # follows a's), lower bounds (b's precedes a's) and about-simultaneous points.
+    bounds: dict[tuple[str, str], tuple[list[float], list[float], list[float]]] = defaultdict(
+        lambda: ([], [], [])
+    )
+    for src, dst in _partners(segments, raw, slack):
+        for mark, (upper_if_dst_later) in (("start", True), ("end", False), ("fail", None)):
+            s, d = src.marks.get(mark), dst.marks.get(mark)
+            if s is None or d is None:
+                continue
+            diff = (d - s).total_seconds()  # destination clock minus source clock (+ delay)
+            if abs(diff) > slack:
+                continue
+            a, b = sorted((src.host, dst.host))
+            if (a, b) != (src.host, dst.host):
+                diff = -diff
+                upper_if_dst_later = None if upper_if_dst_later is None else not upper_if_dst_later
+            upper, lower, points = bounds[(a, b)]
+            if upper_if_dst_later is None:
+                points.append(diff)
+            elif upper_if_dst_later:
+                upper.append(diff)
             else:
-                samples[(b, a)].append(-diff)
-    if not samples:
+                lower.append(diff)
+    if not bounds:
         return [], {}
     hosts = nx.Graph()
-    for (a, b), diffs in samples.items():
-        # b's clock minus a's clock; the median ignores the odd pair that is not simultaneous.
-        hosts.add_edge(a, b, diff=statistics.median(diffs), n=len(diffs))
+    for (a, b), (upper, lower, points) in sorted(bounds.items()):
+        estimate, uncertainty = _combine(upper, lower, points)
+        n = len(upper) + len(lower) + len(points)
+        hosts.add_edge(a, b, diff=estimate, uncertainty=uncertainty, n=n)
     counts = Counter(facts.hosts)
     offsets: dict[str, float] = {}
     estimates: list[SkewEstimate] = []
@@ -417,10 +556,113 @@ def _estimate_skew(
                     reference=reference,
                     offset_s=round(offsets[child], 3),
                     samples=data["n"],
+                    uncertainty_s=round(data["uncertainty"], 3),
                 )
             )
     estimates.sort(key=lambda s: (s.reference, s.host))
     return estimates, offsets
+
+
+def _combine(upper: list[float], lower: list[float], points: list[float]) -> tuple[float, float]:
+    """(skew, half-width) from bounds and points: the middle of the bounds.  A median per
+    kind keeps a mispaired sample from moving the estimate."""
+    point = statistics.median(points) if points else None
+    hi = statistics.median(upper) if upper else point
+    lo = statistics.median(lower) if lower else point
+    if hi is None and lo is None:
+        return 0.0, 0.0
+    if hi is None:
+        hi = lo
+    if lo is None:
+        lo = hi
+    assert hi is not None and lo is not None
+    estimate, half = (hi + lo) / 2, abs(hi - lo) / 2
+    if abs(estimate) <= max(half, AGREE_S):
+        return 0.0, max(half, AGREE_S)  # the bounds hold zero: the clocks agree
+    return estimate, half
+
+
+# ---- 3. segments -> attempts ---------------------------------------------------------------
+
+
+def _join(
+    facts: _Facts, segments: Sequence[_Segment], corrected: Sequence[datetime], tolerance: timedelta
+) -> list[_Attempt]:
+    span = {i: (corrected[s.members[0]], corrected[s.members[-1]]) for i, s in enumerate(segments)}
+    slack = (tolerance + HOST_DELAY).total_seconds()
+    joined: dict[int, list[_Segment]] = {}
+    index = {id(s): i for i, s in enumerate(segments)}
+    for src, other in _partners(segments, span, slack):
+        joined.setdefault(index[id(src)], [src]).append(other)
+    partnered = {id(s) for group in joined.values() for s in group}
+    groups = list(joined.values())
+    # Without the source's logs, the other hosts' segments of one VM that overlap are still
+    # one attempt (the destination's 21026 and a cluster event on a third node, say).
+    alone: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(segments):
+        if id(s) not in partnered:
+            alone[s.vm].append(i)
+    for indexes in alone.values():
+        indexes.sort(key=lambda i: (span[i][0], i))
+        group: list[_Segment] = []
+        last: datetime | None = None
+        for i in indexes:
+            s = segments[i]
+            fits = (
+                group
+                and last is not None
+                and s.role != "source"
+                and all(g.role != "source" and g.host != s.host for g in group)
+                and (span[i][0] - last).total_seconds() <= slack
+            )
+            if not fits:
+                group = []
+                groups.append(group)
+                last = None
+            group.append(s)
+            last = max(last, span[i][1]) if last else span[i][1]
+    attempts = [_attempt(group, facts, corrected) for group in groups]
+    attempts.sort(key=lambda a: min(a.members))
+    return attempts
+
+
+def _attempt(group: list[_Segment], facts: _Facts, corrected: Sequence[datetime]) -> _Attempt:
+    ordered, kinds = facts.events, facts.kinds
+    attempt = _Attempt(segments=group)
+    for s in group:
+        attempt.members.extend(s.members)
+        attempt.links.extend(s.links)
+        if s.role == "source":
+            attempt.source = attempt.source or s.host
+            attempt.destination = attempt.destination or s.peer
+        elif s.role == "destination":
+            attempt.destination = attempt.destination or s.host
+        if s.to_node and s.to_node != s.host:
+            attempt.destination = attempt.destination or s.to_node
+    head = group[0]
+    for s in group[1:]:
+        # Bridge each other host's segment to the source's member nearest its first event.
+        first = s.members[0]
+        anchor = min(head.members, key=lambda m: (abs(corrected[m] - corrected[first]), m))
+        vm = _vm_label(ordered[first])
+        if s.role == "destination" and attempt.source == head.host:
+            why = f"{head.host} migrates {vm} to {s.host}; {s.host} logged {vm} too"
+        else:
+            why = f"{head.host} and {s.host} both logged VM {vm} within the attempt"
+        attempt.links.append((anchor, first, why))
+    for m in attempt.members:
+        if kinds[m] in FAILURE_KINDS:
+            attempt.failures.append(m)
+        attempt.codes.update(ordered[m].error_codes)
+        if attempt.label == "?" and ordered[m].vm_name:
+            attempt.label = ordered[m].vm_name or "?"
+    if attempt.label == "?":
+        attempt.label = head.vm
+    attempt.own = len(attempt.members)
+    return attempt
+
+
+# ---- 4. events that name no VM -------------------------------------------------------------
 
 
 def _attach_anonymous(
@@ -431,69 +673,157 @@ def _attach_anonymous(
     tolerance: timedelta,
 ) -> list[int]:
     ordered, hosts, specs = facts.events, facts.hosts, facts.specs
-    # The attempts each host takes part in, in attempt order (ties go to the first), and
-    # each attempt's corrected time span, kept up to date as events join it: scanning every
-    # attempt and re-reading all its members for each anonymous event was quadratic.
+    # The failing attempts each host takes part in, with their own failures per host.  Only
+    # these can take an anonymous error: an attempt that failed nowhere by its own account
+    # (succeeded, or the logs do not say) is never given one.
     on_host: dict[str, list[int]] = defaultdict(list)
-    first: list[datetime] = []
-    last: list[datetime] = []
     for number, attempt in enumerate(attempts):
-        times = [corrected[m] for m in attempt.members]  # never empty: _join adds the first
-        first.append(min(times))
-        last.append(max(times))
-        for host in {attempt.source, attempt.destination}:
+        if not attempt.failures:
+            continue
+        # The hosts it names count too: a destination whose only record of the attempt is
+        # an anonymous "failed to receive data" is still the host 20413 named.
+        for host in {s.host for s in attempt.segments} | {attempt.source, attempt.destination}:
             if host is not None:
                 on_host[host].append(number)
     unattached: list[int] = []
+    cross_host_slack = tolerance.total_seconds()
     for pos, e in enumerate(ordered):
         if keys[pos] is not None or facts.kinds[pos] == "cluster-network":
             continue
         if not facts.hyperv[pos]:
             continue  # System events are context for diagnosis, not attempt members
         host = hosts[pos]
-        t = corrected[pos]
-        best: tuple[float, int] | None = None
+        spec = specs[pos]
+        side = spec.side if spec is not None else "either"
+        scored: list[tuple[float, int]] = []
         for number in on_host.get(host, ()):
-            if first[number] - tolerance <= t <= last[number] + tolerance:
-                # Prefer the attempt whose failure is closest after this event.
-                distance = min(
-                    abs((corrected[m] - t).total_seconds()) for m in attempts[number].members
-                )
-                if best is None or distance < best[0]:
-                    best = (distance, number)
-        if best is None:
+            attempt = attempts[number]
+            role = "source" if host == attempt.source else "destination"
+            if side in ("source", "destination") and side != role:
+                continue
+            other = attempt.destination if role == "source" else attempt.source
+            if e.peer_host and other and e.peer_host != other:
+                continue
+            distance = _failure_distance(attempt, pos, facts, corrected, cross_host_slack)
+            if distance is not None:
+                scored.append((distance, number))
+        chosen = _closest(
+            _by_execution(_by_code(scored, attempts, e.error_codes), attempts, pos, facts)
+        )
+        if not chosen:
             unattached.append(pos)
             continue
-        number = best[1]
-        attempt = attempts[number]
-        side = "source" if host == attempt.source else "destination"
-        reason = f"logged by {host} (the {side}) while the attempt was running"
-
-        gap = {m: abs((corrected[m] - t).total_seconds()) for m in attempt.members}
-
-        # Hang it from the member the catalog says follows it on the same host (22038 is
-        # followed by 21018 and 21024), else from the nearest member in time.
-        followers = [
-            m for m in attempt.members if hosts[m] == host and _key(e) in _follows(specs[m])
-        ]
-        if followers:
-            anchor = min(followers, key=gap.__getitem__)
-            reason = (
-                f"{ordered[anchor].event_id} follows {e.event_id} in a migration (catalog rule); "
-                + reason
-            )
-            # The link runs in time order: this event, then the one that follows it.
-            attempt.links.append((pos, anchor, reason))
-        else:
-            anchor = min(attempt.members, key=gap.__getitem__)
-            attempt.links.append((anchor, pos, reason))
-        attempt.members.append(pos)
-        first[number] = min(first[number], t)
-        last[number] = max(last[number], t)
+        for number in chosen:
+            attempt = attempts[number]
+            others = sorted({attempts[n].label for n in chosen if n != number})
+            role = "source" if host == attempt.source else "destination"
+            reason = f"logged by {host} (the {role}) as the attempt failed there"
+            if others:
+                also = ", ".join(others)
+                reason += f"; ambiguous: also fits {also}"
+                attempt.ambiguous.append((also, pos))
+            _hang(attempt, pos, e, reason, facts, corrected)
     return unattached
 
 
-def _follows(spec: EventSpec | None) -> tuple[tuple[str, int], ...]:
+def _failure_distance(
+    attempt: _Attempt, pos: int, facts: _Facts, corrected: Sequence[datetime], slack: float
+) -> float | None:
+    """Seconds between an anonymous event and the attempt's nearest own failure, if one is
+    within the window: on the event's own host (one clock, no skew) when the attempt failed
+    there, else on corrected time allowing the skew tolerance."""
+    host, e = facts.hosts[pos], facts.events[pos]
+    same = [f for f in attempt.failures if facts.hosts[f] == host]
+    if same:
+        deltas = [(facts.events[f].time - e.time).total_seconds() for f in same]
+        widen = 0.0
+    else:
+        deltas = [(corrected[f] - corrected[pos]).total_seconds() for f in attempt.failures]
+        widen = slack
+    inside = [
+        abs(d)
+        for d in deltas
+        if -FAIL_BEFORE.total_seconds() - widen <= d <= FAIL_AFTER.total_seconds() + widen
+    ]
+    return min(inside) if inside else None
+
+
+def _by_code(
+    scored: list[tuple[float, int]], attempts: Sequence[_Attempt], codes: tuple[str, ...]
+) -> list[tuple[float, int]]:
+    """Keep the attempts whose own events carry the anonymous event's error code; failing
+    that, those that carry no code; only then those that carry other codes."""
+    if not codes or not scored:
+        return scored
+    wanted = set(codes)
+    matching = [s for s in scored if attempts[s[1]].codes & wanted]
+    if matching:
+        return matching
+    silent = [s for s in scored if not attempts[s[1]].codes]
+    return silent or scored
+
+
+def _by_execution(
+    scored: list[tuple[float, int]], attempts: Sequence[_Attempt], pos: int, facts: _Facts
+) -> list[tuple[float, int]]:
+    """Keep the attempts that share the anonymous event's process (a Worker process runs one
+    VM) or, for other providers, its thread (VMMS events of one operation often share one),
+    when any does: ``Execution`` facts from the record, compared on the same host only."""
+    e, host = facts.events[pos], facts.hosts[pos]
+    if e.process_id is None or len(scored) < 2:
+        return scored
+    by_process = e.provider.lower().endswith("-worker")
+
+    def shares(attempt: _Attempt) -> bool:
+        for m in attempt.members[: attempt.own]:
+            other = facts.events[m]
+            if facts.hosts[m] != host or other.provider != e.provider:
+                continue
+            if by_process and other.process_id == e.process_id:
+                return True
+            if not by_process and e.thread_id is not None and other.thread_id == e.thread_id:
+                return True
+        return False
+
+    sharing = [s for s in scored if shares(attempts[s[1]])]
+    return sharing or scored
+
+
+def _closest(scored: list[tuple[float, int]]) -> list[int]:
+    if not scored:
+        return []
+    best = min(d for d, _ in scored)
+    return sorted(n for d, n in scored if d <= best + AMBIGUITY_MARGIN)
+
+
+def _hang(
+    attempt: _Attempt,
+    pos: int,
+    e: Event,
+    reason: str,
+    facts: _Facts,
+    corrected: Sequence[datetime],
+) -> None:
+    # Hang it from the member the catalog says follows it on the same host (22038 is
+    # followed by 21018 and 21024), else from the nearest member in time.
+    host, t = facts.hosts[pos], corrected[pos]
+    gap = {m: (abs((corrected[m] - t).total_seconds()), m) for m in attempt.members}
+    followers = [
+        m for m in attempt.members if facts.hosts[m] == host and _key(e) in _follows(facts.specs[m])
+    ]
+    if followers:
+        anchor = min(followers, key=gap.__getitem__)
+        follower = facts.events[anchor].event_id
+        why = f"{follower} follows {e.event_id} in a migration (catalog rule); "
+        # The link runs in time order: this event, then the one that follows it.
+        attempt.links.append((pos, anchor, why + reason))
+    else:
+        anchor = min(attempt.members, key=gap.__getitem__)
+        attempt.links.append((anchor, pos, reason))
+    attempt.members.append(pos)
+
+
+def _follows(spec: EventSpec | None) -> tuple[EventKey, ...]:
     return spec.follows if spec is not None else ()
 
 
@@ -501,12 +831,14 @@ def _has_vmms_admin(channels: set[str]) -> bool:
     return any(c.endswith("VMMS-Admin") for c in channels)
 
 
+# ---- 5. attempts -> migrations -------------------------------------------------------------
+
+
 def _build(
     members: list[int],
     attempt: _Attempt,
     facts: _Facts,
     corrected: Sequence[datetime],
-    vmms_hosts: set[str],
 ) -> Migration:
     """One attempt's migration; ``members`` are its positions in corrected time order."""
     ordered, hosts, kinds = facts.events, facts.hosts, facts.kinds
@@ -516,7 +848,7 @@ def _build(
 
     # One pass reads everything off the events (a generator per question cost more than the
     # answers): names and ids take the first that is set, the FQDN and blackout the last.
-    start_name: str | None = None  # the VM name the start event (20413) gives
+    start_name: str | None = None  # the VM name 20413 gives
     any_name: str | None = None
     vm_id: str | None = None
     fqdn: dict[str, str] = {}
@@ -526,25 +858,18 @@ def _build(
         e, kind = ordered[p], kinds[p]
         if e.vm_name:
             any_name = any_name or e.vm_name
-            if kind in START_KINDS:
+            if _key(e) == VMMS_START:
                 start_name = start_name or e.vm_name
         vm_id = vm_id or e.vm_id or None
         if "." in e.host:
             fqdn[hosts[p]] = e.host
         failed = failed or kind in FAILURE_KINDS
-        spec = facts.specs[p]
-        succeeded = (
-            succeeded
-            or kind in SUCCESS_KINDS
-            or (spec is not None and spec.phase in (("source", "end"), ("target", "end")))
-        )
-        blackout_at = spec.position("blackout_s") if kind in SUCCESS_KINDS and spec else None
-        if blackout_at and spec:  # 20415/20417
-            element = spec.element_name("blackout_s")
+        succeeded = succeeded or kind in SUCCESS_KINDS or _key(e) in OWN_SUCCESS_EVENTS
+        if _key(e) in BLACKOUT_EVENTS:
             value = (
-                e.param(blackout_at)
+                e.param(3)
                 if e.fields and e.fields[0][0].startswith("Parameter")
-                else e.field(element or "BlackoutTime")
+                else e.field("BlackoutTime")
             )
             try:
                 blackout = float(value) if value is not None else None
@@ -591,8 +916,38 @@ def _build(
         corrected_times=times,
         edges=edges,
         phases=_phases(members, facts, corrected),
-        coverage=_coverage(source, destination, started, ended, outcome, facts, vmms_hosts),
+        coverage=_coverage(source, destination, started, ended, outcome, facts),
+        ambiguities=_ambiguity_notes(attempt, facts),
     )
+
+
+# An ambiguity note lists the events it is about, so they can be found in Event Viewer.
+_LISTED = 6
+
+
+def _ambiguity_notes(attempt: _Attempt, facts: _Facts) -> tuple[str, ...]:
+    """One note per set of other attempts: which events that name no VM this attempt shares
+    with them, each at the time its host logged it."""
+    by_others: dict[str, list[int]] = defaultdict(list)
+    for others, pos in attempt.ambiguous:
+        by_others[others].append(pos)
+    notes = []
+    for others, positions in sorted(by_others.items()):
+        listed = [
+            f"{facts.events[p].event_id} {facts.hosts[p]} {facts.events[p].time:%H:%M:%S.%f}"[:-3]
+            for p in sorted(positions)
+        ]
+        more = f" and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
+        what = (
+            "1 event that names no VM also fits"
+            if len(listed) == 1
+            else f"{len(listed)} events that name no VM also fit"
+        )
+        notes.append(
+            f"ambiguous: {what} {others}, failing on the same host at the same moment; "
+            f"shown in each: {', '.join(listed[:_LISTED])}{more}"
+        )
+    return tuple(notes)
 
 
 def _phases(
@@ -628,26 +983,33 @@ def _coverage(
     ended: datetime | None,
     outcome: Outcome,
     facts: _Facts,
-    vmms_hosts: set[str],
 ) -> tuple[str, ...]:
-    """Which side's logs are missing.  A destination logs nothing in VMMS-Admin when a
-    migration succeeds, so a missing VMMS-Admin log only matters for attempts that did not
-    succeed, or when the host supplied no events at all."""
+    """Which side's logs are missing, counting every log supplied for the host.  A
+    destination logs nothing in VMMS-Admin when a migration succeeds, so a missing
+    VMMS-Admin log only matters for attempts that did not succeed."""
     notes = []
     for role, host in (("source", source), ("destination", destination)):
         if host is None:
             notes.append(f"{role} host unknown: no event names it")
             continue
-        # ``vmms_hosts``: the hosts that logged VMMS-Admin, worked out once, not per attempt.
-        logged = host in facts.channels
-        if not logged or (host not in vmms_hosts and outcome != Outcome.SUCCEEDED):
-            # Formatted only here: two strftime calls per attempt added up on a fleet.
-            window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}" if started and ended else ""
+        channels = facts.channels.get(host)
+        # Formatted only here: two strftime calls per attempt added up on a fleet.
+        window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}" if started and ended else ""
+        if not channels:
+            notes.append(f"{role} {host}: no logs of {host} were supplied")
+        elif not _has_vmms_admin(channels) and outcome != Outcome.SUCCEEDED:
+            supplied = ", ".join(sorted(_log_name(c) for c in channels))
+            plural = "s" if len(channels) > 1 else ""
             notes.append(
-                f"{role} {host}: no VMMS-Admin events{window}; its logs were not supplied "
-                "or do not cover this window"
+                f"{role} {host}: {supplied} log{plural} supplied, but no Hyper-V VMMS-Admin "
+                f"events{window}"
             )
     return tuple(notes)
+
+
+def _log_name(channel: str) -> str:
+    """A channel as people name it: ``System``, ``Hyper-V-High-Availability-Admin``."""
+    return channel.removeprefix("Microsoft-Windows-")
 
 
 def _with_concurrency(migrations: list[Migration]) -> list[Migration]:

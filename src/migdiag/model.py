@@ -109,6 +109,10 @@ class Event:
     error_codes: tuple[str, ...] = ()  # "0x%08X", in order of appearance
     message_from_input: bool = False  # True when the input carried rendered text
     time_assumed: bool = False  # True when a local time was converted with an assumed offset
+    # ``Execution/@ProcessID`` and ``@ThreadID`` when the input carries them (XML-bearing
+    # formats): a Worker event shares its process with the VM's other Worker events.
+    process_id: int | None = None
+    thread_id: int | None = None
 
     def __reduce__(self) -> tuple[type[Event], tuple[Any, ...]]:
         # Worker processes send events back by the tens of thousands.  The pickling that
@@ -185,7 +189,7 @@ class Migration:
     source_fqdn: str | None
     destination_fqdn: str | None
     outcome: Outcome
-    started: datetime | None  # skew-corrected UTC (source clock is the reference)
+    started: datetime | None  # UTC, skew-corrected: on the reference host's clock
     ended: datetime | None
     blackout_s: float | None
     events: tuple[Event, ...]  # ordered by corrected time
@@ -194,6 +198,9 @@ class Migration:
     phases: tuple[Phase, ...] = ()
     coverage: tuple[str, ...] = ()  # warnings about missing sides or channels
     concurrent: int = 0  # peak number of other attempts on the same host pair at one moment
+    # Events that name no VM and fit this attempt and others equally well: they were given
+    # to each, and each note names the other attempts ("ambiguous: ... also fits VM-X").
+    ambiguities: tuple[str, ...] = ()
 
     @property
     def duration_s(self) -> float | None:
@@ -296,12 +303,16 @@ class InputReport:
 class SkewEstimate:
     host: str
     reference: str
-    offset_s: float  # add to ``host`` times to get ``reference`` times
+    offset_s: float  # add to ``host`` times to get ``reference`` times (0 when they agree)
     samples: int
+    # Half the width of the range the bounds leave (the usual delay between the two hosts'
+    # records of one moment): a clock difference within it cannot be told from that delay.
+    uncertainty_s: float = 0.0
 
     def describe(self) -> str:
-        if abs(self.offset_s) < 0.05:
-            return f"{self.host} and {self.reference} agree within 0.05 s"
+        if self.offset_s == 0.0 or abs(self.offset_s) < 0.05:
+            within = max(self.uncertainty_s, 0.05)
+            return f"{self.host} and {self.reference} agree within {within:.2f} s"
         direction = "behind" if self.offset_s > 0 else "ahead of"
         return f"{self.host} is about {abs(self.offset_s):.1f} s {direction} {self.reference}"
 

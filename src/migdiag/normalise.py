@@ -235,6 +235,8 @@ def normalise(event: Event, catalog: Catalog) -> Event:
         error_codes=tuple(codes),
         message_from_input=from_input,
         time_assumed=event.time_assumed,
+        process_id=event.process_id,
+        thread_id=event.thread_id,
     )
 
 

@@ -18,7 +18,8 @@ def _cell(text: str) -> str:
 def render_migration(m: Migration) -> list[str]:
     src = clean(m.source or "?", one_line=True)
     dst = clean(m.destination or "?", one_line=True)
-    # Times are on the source's clock: other hosts' times were shifted by the skew estimate.
+    # Times are corrected to the reference host's clock (the one the "clock:" lines name):
+    # other hosts' times were shifted by the skew estimate.
     lines = [
         f"{clean(m.vm_name or m.vm_id or '?', one_line=True)}  {src} -> {dst}  {m.outcome.value}"
         + (f"  ({m.duration_s:.1f} s)" if m.duration_s is not None else ""),

@@ -170,3 +170,53 @@ def test_text_without_blocks_is_an_input_error() -> None:
     source = InputSource(name="notes.txt", data=b"Some notes about the outage.\n")
     with pytest.raises(InputError, match=r"^notes\.txt: no Event Viewer copy-as-text block"):
         list(text_reader.read(source, ReadStats(), keep_all))
+
+
+# Issue #13: a paste mixing blocks with and without Event Xml.  The 20415 block's header says
+# 4:57:53 AM and its XML 10:57:53.87Z: the host runs at UTC-06:00.
+HEADER_ONLY_20413 = """Log Name:      Microsoft-Windows-Hyper-V-VMMS-Admin
+Source:        Microsoft-Windows-Hyper-V-VMMS
+Date:          11/21/2017 4:57:40 AM
+Event ID:      20413
+Task Category: None
+Level:         Information
+Keywords:
+User:          SYSTEM
+Computer:      773330-hyp1.MPC1495823.local
+Description:
+The Virtual Machine Management Service initiated the live migration of virtual machine \
+'773356-USTSTDB5' to destination host '773330-HYP2' (VMID E0D09432-A320-44CC-8A12-E1300549B99D).
+"""
+
+
+def test_blocks_without_event_xml_take_the_offset_the_files_other_blocks_show() -> None:
+    with_xml = (DATA / "copy_as_text_20415_en.txt").read_text(encoding="utf-8")
+    result = read_bytes("mixed.txt", (HEADER_ONLY_20413 + "\n" + with_xml).encode())
+    start, done = result.events
+    assert (start.event_id, done.event_id) == (20413, 20415)
+    assert start.time == datetime(2017, 11, 21, 10, 57, 40, tzinfo=UTC)
+    assert not start.time_assumed  # inferred from the file, not assumed
+    assert done.time - start.time < timedelta(seconds=15)  # one migration, not six hours apart
+    assert any(
+        "converted with UTC-06:00, the offset this file's blocks of 773330-HYP1" in w
+        for w in result.stats.warnings
+    )
+
+
+def test_without_any_event_xml_of_the_host_the_offset_is_the_users_and_said_so() -> None:
+    with_xml = (DATA / "copy_as_text_20415_en.txt").read_text(encoding="utf-8")
+    other_host = HEADER_ONLY_20413.replace("773330-hyp1.", "773330-hyp9.")
+    result = read_bytes("mixed.txt", (other_host + "\n" + with_xml).encode())
+    start = result.events[0]
+    assert start.time == datetime(2017, 11, 21, 4, 57, 40, tzinfo=UTC)
+    assert start.time_assumed
+    assert any(
+        "no block of that host carries SystemTime" in w and "--utc-offset" in w
+        for w in result.stats.warnings
+    )
+
+
+def test_event_xml_execution_ids_are_kept() -> None:
+    # Issue #13: a Worker event shares its process with the VM's other Worker events.
+    (event,) = read_file("copy_as_text_20415_en.txt").events
+    assert (event.process_id, event.thread_id) == (4900, 11504)

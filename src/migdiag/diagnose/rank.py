@@ -218,6 +218,10 @@ def diagnose(
     matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
     supplied = frozenset(e.short_host for e in context)
+    if migration.outcome is Outcome.FAILED:
+        # A failed attempt's cause is why it failed: a speed finding (many migrations at
+        # once) may explain slowness, never the failure, so it goes to the differential.
+        matches.sort(key=lambda m: m.signature.cause == "slow-migration")
     findings = [to_finding(m, migration, supplied) for m in matches]
     # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:
     # the unknown finding leads and decodes what there is.

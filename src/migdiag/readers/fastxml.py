@@ -73,7 +73,7 @@ _DOCUMENT = re.compile(
     + _plain("TimeCreated", attrs=f' SystemTime="(?P<time>{_V})"')
     + _optional("EventRecordID", "record")
     + _optional("Correlation", attrs=f'(?: ActivityID="{_V}")?(?: RelatedActivityID="{_V}")?')
-    + _optional("Execution", attrs=f'(?: ProcessID="{_V}")?(?: ThreadID="{_V}")?')
+    + _optional("Execution", attrs=f'(?: ProcessID="(?P<pid>{_V})")?(?: ThreadID="(?P<tid>{_V})")?')
     + _optional("Channel", "channel")
     + _optional("Computer", "computer")
     + _optional("Security", attrs=f'(?: UserID="{_V}")?')
@@ -128,6 +128,7 @@ def fast_event(xml: str, origin: Origin) -> Event | None:
         return None  # parse_event_xml raises the precise error
     level = (level or "").strip()
     record = (record or "").strip()
+    pid, tid = (_number(match.group(g)) for g in ("pid", "tid"))
     return Event(
         time=parse_system_time(time_text),
         host=(computer or "").strip(),
@@ -139,4 +140,12 @@ def fast_event(xml: str, origin: Origin) -> Event | None:
         fields=tuple((name, _value(text)) for name, text in fields),
         message=None,
         origin=origin,
+        process_id=pid,
+        thread_id=tid,
     )
+
+
+def _number(text: str | None) -> int | None:
+    # As xmlevent._number: digits only (an entity there sends the record to lxml anyway).
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 10 else None

@@ -22,13 +22,20 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from migdiag.catalog import default_catalog
 from migdiag.errors import InputError, one_line
-from migdiag.model import Event, Origin
+from migdiag.model import Event, Origin, short_host
 from migdiag.readers import InputSource, Keep, Reader, ReadStats, keeps_event
-from migdiag.readers.localtime import DEFAULT_OPTIONS, TimeOptions, resolve_day_first, to_utc
+from migdiag.readers.localtime import (
+    DEFAULT_OPTIONS,
+    TimeOptions,
+    parse_local,
+    resolve_day_first,
+    to_utc,
+)
 from migdiag.readers.xmlevent import parse_event_xml
 
 FORMAT = "text"
@@ -280,13 +287,24 @@ def iter_blocks(text: str) -> Iterator[Block]:
 
 
 def _event_from_header(
-    block: Block, name: str, options: TimeOptions, day_first: bool | None
+    block: Block,
+    name: str,
+    options: TimeOptions,
+    day_first: bool | None,
+    inferred: dict[str, timedelta],
 ) -> Event:
     event_id = block.value("id").strip()
     if not event_id.isdigit():
         raise ValueError(f"no numeric Event ID ({event_id[:20]!r})")
     host = block.value("computer").strip()
-    time, assumed = to_utc(block.value("date"), host, options, day_first)
+    offset = inferred.get(short_host(host))
+    if offset is not None:
+        # The file's own blocks with Event Xml show this host's offset: not an assumption.
+        inferred_options = TimeOptions(default_offset=offset, day_first=options.day_first)
+        time, _ = to_utc(block.value("date"), host, inferred_options, day_first)
+        assumed = False
+    else:
+        time, assumed = to_utc(block.value("date"), host, options, day_first)
     level = level_number(block.value("level"))
     return Event(
         time=time,
@@ -303,26 +321,93 @@ def _event_from_header(
     )
 
 
+# UTC offsets are whole quarter hours (Nepal's +05:45 is the finest in use).
+_QUARTER_HOUR = 15 * 60
+
+
+def _local_offset(block: Block, utc: datetime, day_first: bool | None) -> timedelta | None:
+    """The host's UTC offset a block with Event Xml shows: its header's local ``Date`` minus
+    its XML's ``SystemTime``, to the quarter hour (the header has no fractions)."""
+    try:
+        local = parse_local(block.value("date"), day_first)
+    except ValueError:
+        return None
+    if local.zone is not None:
+        return None  # a zoned date says nothing about the host's local time
+    seconds = (local.value - utc.replace(tzinfo=None)).total_seconds()
+    quarters = round(seconds / _QUARTER_HOUR)
+    if abs(seconds - quarters * _QUARTER_HOUR) > 120 or abs(quarters) > 14 * 4:
+        return None  # not an offset: the header and the XML disagree by minutes
+    return timedelta(seconds=quarters * _QUARTER_HOUR)
+
+
+def _infer_offsets(
+    parsed: dict[int, Event], blocks: Sequence[Block], day_first: bool | None
+) -> dict[str, timedelta]:
+    """Host -> UTC offset, from the blocks that carry both a local ``Date`` and the XML's
+    UTC ``SystemTime``; a host whose blocks disagree (a daylight-saving change inside the
+    file) gets none."""
+    seen: dict[str, set[timedelta]] = {}
+    for block in blocks:
+        event = parsed.get(block.number)
+        if event is None:
+            continue
+        offset = _local_offset(block, event.time, day_first)
+        if offset is not None:
+            seen.setdefault(event.short_host, set()).add(offset)
+    return {host: next(iter(found)) for host, found in seen.items() if len(found) == 1}
+
+
+def _utc_offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def read_blocks(
     blocks: Sequence[Block], name: str, stats: ReadStats, keep: Keep, options: TimeOptions
 ) -> Iterator[Event]:
     day_first = resolve_day_first(options, (b.value("date") for b in blocks if not b.xml))
+    parsed: dict[int, Event] = {}
+    for block in blocks:
+        if block.xml is None:
+            continue
+        origin = Origin(path=name, format=FORMAT, record=block.number, offset=block.line)
+        try:
+            record = parse_event_xml(block.xml.strip(), origin)
+        except Exception as exc:
+            where = f"{name} block {block.number} (line {block.line})"
+            stats.warn(f"{where}: Event Xml unreadable ({one_line(exc)}); using the header")
+        else:
+            # The XML is the record; the block's text is its rendering.
+            parsed[block.number] = replace(record, message=block.description or record.message)
+    inferred = _infer_offsets(parsed, blocks, day_first)
+    local_only: dict[str, int] = {}
+    for block in blocks:
+        if block.number not in parsed:
+            host = short_host(block.value("computer")) if block.value("computer") else ""
+            local_only[host] = local_only.get(host, 0) + 1
+    for host, count in sorted(local_only.items()):
+        if host in inferred:
+            stats.warn(
+                f"{name}: {count} block(s) of {host} without Event Xml carry only local time; "
+                f"converted with {_utc_offset_text(inferred[host])}, the offset this file's "
+                f"blocks of {host} with Event Xml show"
+            )
+        elif host and parsed:
+            stats.warn(
+                f"{name}: {count} block(s) of {host} without Event Xml carry only local time "
+                "and no block of that host carries SystemTime to infer its UTC offset; "
+                f"converted with {_utc_offset_text(options.offset_for(host))} (set it with "
+                "--utc-offset)"
+            )
     for block in blocks:
         stats.records += 1
         where = f"{name} block {block.number} (line {block.line})"
-        event: Event | None = None
-        if block.xml is not None:
-            origin = Origin(path=name, format=FORMAT, record=block.number, offset=block.line)
-            try:
-                parsed = parse_event_xml(block.xml.strip(), origin)
-            except Exception as exc:
-                stats.warn(f"{where}: Event Xml unreadable ({one_line(exc)}); using the header")
-            else:
-                # The XML is the record; the block's text is its rendering.
-                event = replace(parsed, message=block.description or parsed.message)
+        event: Event | None = parsed.get(block.number)
         if event is None:
             try:
-                event = _event_from_header(block, name, options, day_first)
+                event = _event_from_header(block, name, options, day_first, inferred)
             except ValueError as exc:
                 stats.dropped += 1
                 stats.warn(f"{where}: unreadable block ({one_line(exc)})")

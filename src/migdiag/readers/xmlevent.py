@@ -134,6 +134,9 @@ def event_from_element(event: etree._Element, origin: Origin) -> Event:
         raise ValueError("event has no TimeCreated/@SystemTime")
     level_text = _text(system.get("Level")).strip()
     record_text = _text(system.get("EventRecordID")).strip()
+    execution = system.get("Execution")
+    process_id = _number(execution.get("ProcessID")) if execution is not None else None
+    thread_id = _number(execution.get("ThreadID")) if execution is not None else None
     message = None
     rendering = top.get("RenderingInfo")
     if rendering is not None:
@@ -149,7 +152,14 @@ def event_from_element(event: etree._Element, origin: Origin) -> Event:
         fields=payload_fields(event),
         message=message,
         origin=origin,
+        process_id=process_id,
+        thread_id=thread_id,
     )
+
+
+def _number(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 10 else None
 
 
 # Characters XML 1.0 forbids even as references.  An EVTX string value may hold them (a VM

@@ -29,7 +29,7 @@ from migdiag.model import (
 from migdiag.report.drains import drain_objs
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
-from migdiag.report.text import Status, iso, status_of
+from migdiag.report.text import Status, iso, status_of, unknown_cause
 
 SCHEMA_VERSION = "1.1"
 PRETTY_LIMIT = 200  # migrations up to which JSON is indented for people to read
@@ -191,6 +191,7 @@ def migration_obj(result: MigrationResult) -> dict[str, Any]:
         "blackout_s": _num(m.blackout_s),
         "concurrent": m.concurrent,
         "coverage": list(m.coverage),
+        "ambiguities": list(m.ambiguities),
         "phases": [
             {
                 "name": p.name,
@@ -220,11 +221,7 @@ def summary_obj(analysis: Analysis) -> dict[str, int]:
         "succeeded": sum(1 for r in analysis.results if r.migration.outcome is Outcome.SUCCEEDED),
         "unknown": statuses.count(Status.UNKNOWN),
         "in_progress": statuses.count(Status.IN_PROGRESS),
-        "unknown_cause": sum(
-            1
-            for r, s in zip(analysis.results, statuses, strict=True)
-            if s is Status.FAILED and r.diagnosis is None
-        ),
+        "unknown_cause": sum(1 for r in analysis.results if unknown_cause(r)),
     }
 
 
@@ -241,6 +238,7 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
                 "reference": s.reference,
                 "offset_s": _num(s.offset_s),
                 "samples": s.samples,
+                "uncertainty_s": _num(s.uncertainty_s),
                 "description": s.describe(),
             }
             for s in sorted(analysis.skews, key=lambda s: (s.host, s.reference))

@@ -17,6 +17,7 @@ from migdiag.report.text import (
     clean,
     clock,
     confidence,
+    corrected_clock,
     decoded_name,
     input_warnings,
     needs_detail,
@@ -70,6 +71,7 @@ def _detail(result: MigrationResult) -> list[str]:
         if event.level > 3 and id(event) not in cited:
             continue
         when = m.corrected_times[index] if index < len(m.corrected_times) else event.time
+        moved = corrected_clock(event.time, when)
         code = ""
         if event.error_codes:
             name = decoded_name(result, event.error_codes[0])
@@ -77,7 +79,9 @@ def _detail(result: MigrationResult) -> list[str]:
         # Inside a fence nothing is interpreted, except a line that closes the fence.
         text = clean(event.message, one_line=True).replace("```", "'''")
         lines.append(
-            f"{clock(when)} {clean(event.short_host, one_line=True)} {event.event_id}{code} {text}"
+            f"{clock(event.time)} {clean(event.short_host, one_line=True)} {event.event_id}{code} "
+            + (f"(corrected {moved}) " if moved else "")
+            + text
         )
     lines += ["```", ""]
     diagnosis = result.diagnosis
@@ -88,6 +92,7 @@ def _detail(result: MigrationResult) -> list[str]:
     for rank, f in enumerate(result.differential, start=2):
         lines.append(f"- Differential #{rank}: {md(f.title)} ({confidence(f.confidence)})")
     lines += [f"- Coverage: {md(c)}" for c in m.coverage]
+    lines += [f"- Attribution: {md(a)}" for a in m.ambiguities]
     return lines
 
 

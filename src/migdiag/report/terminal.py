@@ -25,6 +25,7 @@ from migdiag.report.text import (
     clean,
     clock,
     confidence,
+    corrected_clock,
     decoded_name,
     input_warnings,
     needs_detail,
@@ -191,7 +192,9 @@ def _evidence(result: MigrationResult) -> Table:
     for index, event in enumerate(m.events):
         if event.level > 3 and id(event) not in cited:
             continue  # informational events are in the JSON and HTML; here only what matters
+        # The time the host logged (what its Event Viewer shows), then the corrected one.
         when = m.corrected_times[index] if index < len(m.corrected_times) else event.time
+        moved = corrected_clock(event.time, when)
         code = ""
         if event.error_codes:
             first = event.error_codes[0]
@@ -199,10 +202,14 @@ def _evidence(result: MigrationResult) -> Table:
             code = f"{first}" + (f" {name}" if name else "") + " "
         grid.add_row(
             "",
-            Text(clock(when)),
+            Text(clock(event.time)),
             Text(clean(event.short_host, one_line=True)),
             Text(str(event.event_id)),
-            Text.assemble((code, "bold"), clean(event.message, one_line=True)),
+            Text.assemble(
+                (f"(corrected {moved}) " if moved else "", "dim"),
+                (code, "bold"),
+                clean(event.message, one_line=True),
+            ),
         )
     return grid
 
@@ -306,7 +313,7 @@ def _detail(result: MigrationResult) -> list[RenderableType]:
         f"{short_time(m.started)} [{_STATUS_STYLE[status]}]{status.value}[/]"
     )
     out: list[RenderableType] = [Rule(style="dim"), Text.from_markup(title)]
-    out.append(Text("evidence:", style="bold"))
+    out.append(Text("evidence (times as each host logged them, UTC):", style="bold"))
     out.append(_evidence(result))
     diagnosis = result.diagnosis
     if diagnosis is None:
@@ -317,6 +324,8 @@ def _detail(result: MigrationResult) -> list[RenderableType]:
         out.extend(_finding(f"differential #{rank}", f, full=False))
     for line in m.coverage:
         out.append(Text.assemble(("coverage: ", "yellow"), clean(line, one_line=True)))
+    for line in m.ambiguities:
+        out.append(Text.assemble(("attribution: ", "yellow"), clean(line, one_line=True)))
     return out
 
 

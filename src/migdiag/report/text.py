@@ -124,6 +124,20 @@ def status_of(result: MigrationResult) -> Status:
     return Status.UNKNOWN
 
 
+def unknown_cause(result: MigrationResult) -> bool:
+    """A failed attempt whose cause is unknown: no finding, or only the ``unknown`` one."""
+    d = result.diagnosis
+    return status_of(result) is Status.FAILED and (d is None or d.cause == "unknown")
+
+
+def corrected_clock(logged: datetime, corrected: datetime) -> str | None:
+    """The corrected time of an event (``08:06:28.300``) when skew correction moved it by a
+    millisecond or more; ``None`` when it is the time the host logged."""
+    if abs((corrected - logged).total_seconds()) < 0.001:
+        return None
+    return clock(corrected)
+
+
 def needs_detail(result: MigrationResult) -> bool:
     """Failed and slow attempts (and any with a finding) get a section of their own."""
     return status_of(result) in (Status.FAILED, Status.SLOW) or result.diagnosis is not None

@@ -24,7 +24,7 @@ from migdiag.model import Analysis
 from migdiag.report.html import render_page
 from migdiag.report.options import RenderOptions
 from migdiag.report.terminal import console_text, make_console
-from migdiag.report.text import Status, clean, confidence, status_of
+from migdiag.report.text import Status, clean, confidence, status_of, unknown_cause
 
 
 class Urgency(IntEnum):
@@ -59,11 +59,7 @@ class TriageRow:
 def _row(case: str, analysis: Analysis) -> TriageRow:
     statuses = [status_of(r) for r in analysis.results]
     failed = statuses.count(Status.FAILED)
-    unknown = sum(
-        1
-        for r, s in zip(analysis.results, statuses, strict=True)
-        if s is Status.FAILED and r.diagnosis is None
-    )
+    unknown = sum(1 for r in analysis.results if unknown_cause(r))
     slow = statuses.count(Status.SLOW)
     has_logs = bool(analysis.results) or any(
         not i.skipped and i.format != "ignored" for i in analysis.inputs

@@ -485,12 +485,13 @@ def test_issue13_failures_of_unknown_cause_are_counted_and_triaged_first(tmp_pat
 
 def test_issue13_the_worker_process_tells_two_failures_of_one_second_apart() -> None:
     # Two VMs run out of memory on HV02 in one second; each VM's worker process logged its
-    # named 3040s, and one more 3040 that names no VM (and no code) came from VM02's process.
+    # named 3050 ("could not initialize memory"), and one more Worker event that names no VM
+    # (and no code) came from VM02's process.
     events = [
-        replace(e, process_id=1000 + int(e.vm_name[2:])) if e.event_id == 3040 else e
+        replace(e, process_id=1000 + int(e.vm_name[2:])) if e.event_id == 3050 else e
         for e in drain_of(4, 4, {"VM01": "out-of-memory", "VM02": "out-of-memory"})
     ]
-    named = next(e for e in events if e.event_id == 3040 and e.vm_name == "VM02")
+    named = next(e for e in events if e.event_id == 3050 and e.vm_name == "VM02")
     anonymous = replace(
         named,
         fields=(("Parameter0", "The virtual machine could not be started."),),

@@ -708,7 +708,7 @@ def _attach_anonymous(
             if distance is not None:
                 scored.append((distance, number))
         chosen = _closest(
-            _by_execution(_by_code(scored, attempts, e.error_codes), attempts, pos, facts)
+            _by_code(_by_execution(scored, attempts, pos, facts), attempts, e.error_codes)
         )
         if not chosen:
             unattached.append(pos)
@@ -751,16 +751,15 @@ def _failure_distance(
 def _by_code(
     scored: list[tuple[float, int]], attempts: Sequence[_Attempt], codes: tuple[str, ...]
 ) -> list[tuple[float, int]]:
-    """Keep the attempts whose own events carry the anonymous event's error code; failing
-    that, those that carry no code; only then those that carry other codes."""
+    """Keep the attempts whose own events carry the anonymous event's error code, when any
+    does.  Another code is no evidence against an attempt: one failure often logs related
+    codes (0x8007000E in Worker 3050, 0x800705AA in the 3110 beside it), so an attempt that
+    logged other codes is not ranked below one that logged none."""
     if not codes or not scored:
         return scored
     wanted = set(codes)
     matching = [s for s in scored if attempts[s[1]].codes & wanted]
-    if matching:
-        return matching
-    silent = [s for s in scored if not attempts[s[1]].codes]
-    return silent or scored
+    return matching or scored
 
 
 def _by_execution(
@@ -918,6 +917,7 @@ def _build(
         phases=_phases(members, facts, corrected),
         coverage=_coverage(source, destination, started, ended, outcome, facts),
         ambiguities=_ambiguity_notes(attempt, facts),
+        shared=tuple(sorted({index[pos] for _, pos in attempt.ambiguous if pos in index})),
     )
 
 

@@ -201,6 +201,9 @@ class Migration:
     # Events that name no VM and fit this attempt and others equally well: they were given
     # to each, and each note names the other attempts ("ambiguous: ... also fits VM-X").
     ambiguities: tuple[str, ...] = ()
+    # Those events themselves, as indexes into ``events``: evidence that may be another
+    # attempt's, so a diagnosis resting on them alone is weaker (see diagnose.match).
+    shared: tuple[int, ...] = ()
 
     @property
     def duration_s(self) -> float | None:

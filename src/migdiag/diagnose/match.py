@@ -34,6 +34,10 @@ from migdiag.normalise import fragment_variants, normalise_text
 # What a requirement met without its sentence costs (codes and ids alone: still evidence,
 # but the sentence would have said which step failed).
 SENTENCE_FREE_PENALTY = 0.15
+# What a requirement met only by events the attempt shares with another failing attempt
+# costs (events that name no VM, logged on one host at one moment by two failures): more
+# than a missing sentence, so that a cause shown by the VM's own events ranks first.
+SHARED_EVIDENCE_PENALTY = 0.3
 # The other host of the attempt logged an error with the same code: both sides agree.
 OTHER_HOST = Clause(
     name="other-host",
@@ -63,6 +67,7 @@ class Hit:
     loose: bool = False  # every event met it without its sentence (ids and codes only)
     how: tuple[tuple[Event, str], ...] = ()  # how an event was recognised (NIC link events)
     said: bool = False  # an event met an alternative that asks for a sentence, with it
+    shared: bool = False  # every event is one this attempt shares with others (ambiguous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,8 @@ class Match:
         delta = sum(h.clause.delta for h in self.raised) - sum(h.clause.delta for h in self.lowered)
         if self.sentence_free:
             delta -= SENTENCE_FREE_PENALTY
+        if any(h.shared for h in self.hits):
+            delta -= SHARED_EVIDENCE_PENALTY
         return round(min(0.99, max(0.05, self.signature.confidence + delta)), 2)
 
 
@@ -471,12 +478,25 @@ class Subject:
 def _hits(
     clauses: Sequence[ClausePlan], events: Sequence[Event], migration: Migration
 ) -> list[Hit]:
+    """Corroborating (raising or lowering) events around the attempt.  Another VM's story is
+    not this one's: an event that names another VM, or that this attempt shares with another
+    failing attempt (ambiguous), neither raises nor lowers its confidence."""
+    shared = {migration.events[i] for i in migration.shared if i < len(migration.events)}
+    own = [e for e in events if e not in shared and not _names_another_vm(e, migration)]
     out = []
     for clause in clauses:
-        found, loose, said = clause.graded(events, migration)
+        found, loose, said = clause.graded(own, migration)
         if found:
             out.append(Hit(clause.clause, found, loose, clause.recognised(found), said))
     return out
+
+
+def _names_another_vm(event: Event, migration: Migration) -> bool:
+    if event.vm_id and migration.vm_id:
+        return event.vm_id != migration.vm_id
+    if event.vm_name and migration.vm_name:
+        return event.vm_name.lower() != migration.vm_name.lower()
+    return False
 
 
 def _other_host(hits: Sequence[Hit], around: Sequence[Event], migration: Migration) -> Hit | None:
@@ -487,7 +507,10 @@ def _other_host(hits: Sequence[Hit], around: Sequence[Event], migration: Migrati
     if not (source and destination and codes):
         return None
     agreeing: dict[str, list[Event]] = {source: [], destination: []}
+    shared = {migration.events[i] for i in migration.shared if i < len(migration.events)}
     for e in around:
+        if e in shared or _names_another_vm(e, migration):
+            continue  # in a drain the other host's error may be another VM's
         if (
             e.short_host in agreeing
             and e.level in (1, 2, 3)
@@ -521,6 +544,9 @@ class SignaturePlan:
             if not rng.holds(getattr(migration, attr)):
                 return None
         events = migration.events
+        # Events that name no VM and fit another failing attempt as well: a requirement that
+        # only they meet may be the other VM's story (two VMs failing at one moment).
+        shared_events = {events[i] for i in migration.shared if i < len(events)}
         hits = []
         for clause in self.require:
             around_s = clause.clause.around_s
@@ -528,7 +554,8 @@ class SignaturePlan:
             found, loose, said = clause.graded(pool, migration)
             if not found:
                 return None
-            hits.append(Hit(clause.clause, found, loose, clause.recognised(found), said))
+            shared = bool(found) and all(e in shared_events for e in found)
+            hits.append(Hit(clause.clause, found, loose, clause.recognised(found), said, shared))
         if any(clause.select(events, migration) for clause in self.absent):
             return None
         if sig.sequence or sig.within:

@@ -36,6 +36,10 @@ SENTENCE_FREE_NOTE = (
     " (met on its event id and error code alone: its sentence is missing or in a language "
     "migdiag does not know)"
 )
+SHARED_NOTE = (
+    " (only by events that name no VM and fit another failing attempt as well: see the "
+    "ambiguity note; confidence lowered)"
+)
 
 
 def _evidence(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
@@ -44,6 +48,7 @@ def _evidence(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
         how = dict(hit.how)
         for event in hit.events:
             why = hit.clause.why + (SENTENCE_FREE_NOTE if hit.loose else "")
+            why += SHARED_NOTE if hit.shared else ""
             if event in how:
                 why += f" ({how[event]})"
             out.setdefault(event, why)
@@ -222,11 +227,16 @@ def diagnose(
         # A failed attempt's cause is why it failed: a speed finding (many migrations at
         # once) may explain slowness, never the failure, so it goes to the differential.
         matches.sort(key=lambda m: m.signature.cause == "slow-migration")
+    if migration.outcome is Outcome.FAILED:
+        # A cause shown only by events this attempt shares with another failing attempt
+        # (events that name no VM, at one moment on one host) may be the other VM's: it
+        # goes to the differential behind every cause the VM's own events show.
+        matches.sort(key=lambda m: any(h.shared for h in m.hits))
     findings = [to_finding(m, migration, supplied) for m in matches]
-    # A failure that only speed signatures (e.g. concurrency) touch is still unexplained:
-    # the unknown finding leads and decodes what there is.
+    # A failure that only speed signatures (e.g. concurrency) or shared evidence touch is
+    # still unexplained: the unknown finding leads and decodes what there is.
     if migration.outcome is Outcome.FAILED and not any(
-        m.signature.cause != "slow-migration" for m in matches
+        m.signature.cause != "slow-migration" and not any(h.shared for h in m.hits) for m in matches
     ):
         findings.insert(0, _unknown(migration, library, supplied))
     return MigrationResult(

@@ -305,6 +305,19 @@ class SkewEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class SeenBefore:
+    """Another recorded case where the same cause failed a migration on the same host pair
+    or cluster (filled from the case history only when a database is in use)."""
+
+    migration_id: str  # the migration of this analysis it concerns
+    cause: str
+    case_id: str
+    where: str  # "HV01 -> HV02" or "cluster CL1"
+    when: datetime  # that migration's start (or when that case was recorded)
+    confirmed: tuple[str, ...]  # causes engineers confirmed in that case
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """The result of ``migdiag.analyze``: what every renderer renders."""
 
@@ -316,6 +329,7 @@ class Analysis:
     first_event: datetime | None = None
     last_event: datetime | None = None
     pasted: tuple[PastedText, ...] = ()
+    seen_before: tuple[SeenBefore, ...] = ()  # from the case history (analyze --record)
 
     @property
     def migrations(self) -> tuple[Migration, ...]:

@@ -37,6 +37,7 @@ from migdiag.errors import MigdiagError, SignatureError
 
 if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stays quick
     from migdiag.api import Options, Progress, ReadProgress
+    from migdiag.history import Database
     from migdiag.model import Analysis
 
 EXIT_OK = 0
@@ -254,6 +255,31 @@ SkewOpt = Annotated[
     float, typer.Option("--skew-tolerance", help="Seconds two hosts' clocks may disagree.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: no progress.")]
+RecordOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--record",
+        metavar="CASE-ID",
+        help="Store the analysis as this case in the case history and show where its causes "
+        "were seen before (see migdiag history).",
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="The case history for --record (default: $MIGDIAG_DB or local)."),
+]
+
+
+def _open_history(url: str | None) -> Database:
+    from migdiag.cli.history import open_database  # SQLAlchemy loads only here
+
+    return open_database(url)
+
+
+def _record(database: Database, case_id: str, paths: list[str], analysis: Analysis) -> Analysis:
+    from migdiag.cli.history import record
+
+    return record(database, case_id, paths, analysis, [])
 
 
 EXIT_CODES_HELP = (
@@ -292,6 +318,8 @@ def analyze(
         str | None, typer.Option(help="The Dask scheduler's address, e.g. tcp://10.0.0.5:8786.")
     ] = None,
     quiet: QuietOpt = False,
+    record: RecordOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Find every live migration in the logs, which failed, and why.
 
@@ -312,6 +340,7 @@ def analyze(
                 "--engine dask needs --scheduler ADDRESS", param_hint="--scheduler"
             )
         options = replace(options, engine="dask", scheduler=scheduler)
+    database = _open_history(db) if record is not None else None
     from migdiag.collector import collector_paused
 
     with collector_paused():  # the analysis and its rendering: see migdiag.collector
@@ -325,6 +354,12 @@ def analyze(
         for report in analysis.inputs:
             if report.error:
                 _error(f"{report.path}: {report.error}")
+        if (
+            database is not None
+            and record is not None
+            and exit_code(analysis, []) != EXIT_NOTHING_READ
+        ):
+            analysis = _record(database, record, paths, analysis)
         _write_output(_render(analysis, fmt, quiet), output)
         if html is not None:
             html.write_text(_render(analysis, Format.html, quiet), encoding="utf-8")
@@ -455,6 +490,13 @@ def triage(
     utc_offset: OffsetOpt = [],  # noqa: B006
     day_first: DayFirstOpt = None,
     quiet: QuietOpt = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record", help="Store each case in the case history (its id: the case's name)."
+        ),
+    ] = False,
+    db: DbOpt = None,
 ) -> None:
     """Rank many cases at once: unknown-cause failures first, then failures, slow, healthy.
 
@@ -472,6 +514,7 @@ def triage(
         for problem in exc.problems:
             _error(problem)
         raise typer.Exit(EXIT_USAGE) from None
+    database = _open_history(db) if record else None
     analysed = []
     for case in cases:
         with _ProgressBar(quiet) as bar:
@@ -479,6 +522,9 @@ def triage(
         for report in analysis.inputs:
             if report.error:
                 _error(f"{report.path}: {report.error}")
+        if database is not None and exit_code(analysis, []) != EXIT_NOTHING_READ:
+            case_id = Path(case.rstrip("/\\")).name.removesuffix(".zip")
+            analysis = _record(database, case_id, [case], analysis)
         analysed.append((case, analysis))
     rows = triage_rows(analysed)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -542,8 +588,10 @@ def catalog_import(
 
 
 def _mount_subcommands() -> None:
+    from migdiag.cli import history as history_cli
     from migdiag.cli import signatures as signatures_cli
 
+    app.add_typer(history_cli.app, name="history")
     app.add_typer(signatures_cli.app, name="signatures")
     app.add_typer(catalog_app, name="catalog")
     from migdiag.cli.explain import explain

@@ -26,6 +26,7 @@ from migdiag.model import Analysis, Migration, MigrationResult, Side
 from migdiag.report.json_report import summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
+from migdiag.report.seen_before import seen_before_lines
 from migdiag.report.text import (
     cause_label,
     clean,
@@ -324,6 +325,10 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         skews=[clean(s.describe(), one_line=True) for s in analysis.skews],
         migrations=[_migration_view(i, r) for i, r in enumerate(analysis.results)],
         pasted=[_pasted_view(p) for p in pasted_objs(analysis)],
+        seen_before=[
+            (clean(vm, one_line=True), clean(sentence, one_line=True))
+            for vm, sentence in seen_before_lines(analysis)
+        ],
     )
 
 

@@ -27,6 +27,7 @@ from migdiag.model import (
 )
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
+from migdiag.report.seen_before import seen_before_objs
 from migdiag.report.text import Status, iso, status_of
 
 SCHEMA_VERSION = "1.0"
@@ -245,6 +246,8 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
         "summary": summary_obj(analysis),
         "migrations": migrations,
         "pasted": pasted_objs(analysis),
+        # Only with a case history (--record); absent otherwise, so older outputs still hold.
+        **({"seen_before": seen_before_objs(analysis)} if analysis.seen_before else {}),
     }
 
 

@@ -18,17 +18,19 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from migdiag.errors import MigdiagError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 ENV_VAR = "MIGDIAG_DB"
+# The newest migration's revision (a test keeps it equal to the scripts' head): a database
+# already there is opened without loading Alembic at all.
+HEAD = "0002"
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another one on SQLite
 _PG_UPGRADE_LOCK = 0x6D696764  # "migd": the advisory lock held while upgrading the schema
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -133,7 +135,9 @@ def create_engine(url: str) -> sa.Engine:
         raise DatabaseUnavailable(f"cannot use {describe(url)}: {exc}") from None
 
 
-def _alembic_config(connection: sa.Connection) -> Config:
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
@@ -141,25 +145,34 @@ def _alembic_config(connection: sa.Connection) -> Config:
 
 
 def head_revision() -> str:
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    """The newest migration's revision, as the scripts say."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def _known_revisions() -> set[str]:
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    return {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def _current_revision(connection: sa.Connection) -> str | None:
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(connection: sa.Connection, url: str, target: str = "head") -> None:
     """Bring the schema to ``target`` inside the caller's transaction, refusing databases
     that a newer migdiag wrote or that are not migdiag's."""
+    if target == "head" and _current_revision(connection) == HEAD:
+        return  # the common case: nothing to do, and no need to load Alembic
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_UPGRADE_LOCK})
-    current = MigrationContext.configure(connection).get_current_revision()
+    current = _current_revision(connection)
     if current is None:
         tables = set(sa.inspect(connection).get_table_names())
         if tables and "analyses" not in tables:
@@ -169,6 +182,8 @@ def upgrade(connection: sa.Connection, url: str, target: str = "head") -> None:
             f"{describe(url)} was written by a newer migdiag (schema revision {current}); "
             "upgrade migdiag to use it"
         )
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), target)
 
 

@@ -12,6 +12,8 @@ Exit status (a contract; see docs/user-guide.md):
     5  --fail-on slow: a slow migration
     6  some inputs could not be read (the rest were analysed)
     7  no input could be read at all
+    8, 9, 10  case history (history, --record): database unavailable, written by a newer
+       migdiag, unknown case (see cli/history.py)
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -183,6 +184,22 @@ def test_analyze_record_shows_where_the_cause_was_seen_before(tmp_path: Path) ->
     assert "seen before" in terminal.stdout and "in case CASE-1" in terminal.stdout
     plain = run_migdiag("analyze", SWITCH, "-f", "json")
     assert "seen_before" not in json.loads(plain.stdout)  # no database, nothing looked up
+
+
+def test_hostile_names_are_data_not_sql_or_terminal_codes(tmp_path: Path) -> None:
+    hostile = "VM'); DROP TABLE analyses;--\x1b[31m[bold]x"
+    original = analysed(SEED)
+    (result,) = original.results
+    migration = replace(result.migration, vm_name=hostile)
+    analysis = replace(original, results=(replace(result, migration=migration),))
+    url = str(tmp_path / "h.sqlite")
+    record_analysis(Database(url), "CASE-'1", [SEED], analysis)
+    found = as_json(history("search", "--vm", hostile, "--format", "json", db=url))
+    assert isinstance(found, list) and [m["vm"] for m in found] == [hostile]
+    table = history("search", "--vm", hostile, db=url)
+    assert table.returncode == 0 and "\x1b" not in table.stdout
+    assert "CASE-'1" in table.stdout and "DROP TABLE analyses;--" in table.stdout
+    assert "[bold]x" in table.stdout  # printed as text, not taken as markup
 
 
 def test_triage_record_stores_every_case(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def test_same_inputs_change_nothing_and_new_inputs_are_a_new_analysis(tmp_path: 
     assert shown["summary"]["analyses"] == 2 and shown["summary"]["failed"] == 2
 
 
+def test_add_names_unreadable_inputs_and_records_nothing_when_none_could_be_read(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "h.sqlite")
+    missing = str(tmp_path / "gone.evtx")
+    nothing = history("add", "CASE-1", missing, db=db)
+    assert nothing.returncode == 7 and "nothing recorded" in nothing.stderr
+    assert history("show", "CASE-1", db=db).returncode == 10
+    partly = history("add", "CASE-1", SEED, missing, db=db)
+    assert partly.returncode == 6 and "gone.evtx" in partly.stderr
+    assert "recorded analysis" in partly.stdout
+
+
 def test_one_add_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = Database(str(tmp_path / "h.sqlite"))
 
@@ -164,6 +178,28 @@ def test_causes_and_search_find_the_recurring_mtu_problem(tmp_path: Path) -> Non
     by_host = as_json(history("search", "--host", "HV01", "--format", "json", db=url))
     assert isinstance(by_host, list)
     assert len(by_host) == 10 and {m["case_id"] for m in by_host} == {"CASE-3"}
+
+
+def test_list_filters_by_time_and_cause(tmp_path: Path) -> None:
+    url = str(tmp_path / "h.sqlite")
+    db = Database(url)
+    record_analysis(db, "OLD", [SEED], analysed(SEED), now=datetime(2024, 1, 1, tzinfo=UTC))
+    record_analysis(db, "NEW", [HEALTHY], analysed(HEALTHY), now=datetime(2025, 6, 1, tzinfo=UTC))
+    record_analysis(db, "MID", [SWITCH], analysed(SWITCH), now=datetime(2024, 6, 1, tzinfo=UTC))
+
+    def ids(*args: str) -> list[str]:
+        found = as_json(history("list", *args, "--format", "json", db=url))
+        assert isinstance(found, list)
+        return [c["case_id"] for c in found]
+
+    assert ids() == ["NEW", "MID", "OLD"]
+    assert ids("--since", "2024-03-01") == ["NEW", "MID"]
+    assert ids("--cause", "mtu-mismatch") == ["MID", "OLD"]
+    assert ids("--cause", "mtu-mismatch", "--since", "2024-03-01") == ["MID"]
+    confirm(db, "NEW", "WEB-01", "firewall-blocked", {"firewall-blocked"})  # a confirmed cause
+    assert ids("--cause", "firewall-blocked") == ["NEW"]
+    bad = history("list", "--since", "last tuesday", db=url)
+    assert bad.returncode == 2 and "not an ISO 8601 date" in bad.stderr
 
 
 def test_analyze_record_shows_where_the_cause_was_seen_before(tmp_path: Path) -> None:
@@ -280,8 +316,8 @@ def test_six_processes_adding_at_once_all_land(db_url: str) -> None:
     assert sorted(c["case_id"] for c in listed) == [f"CASE-{n}" for n in range(6)]
 
 
-def test_six_processes_creating_a_fresh_history_at_once(tmp_path: Path) -> None:
-    url = str(tmp_path / "fresh.sqlite")
+def test_six_processes_creating_a_fresh_history_at_once(db_url: str) -> None:
+    url = db_url  # nothing created yet: all six race to build the schema
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "migdiag", "history", "add", f"CASE-{n}", SEED, "--db", url],

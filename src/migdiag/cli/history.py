@@ -4,7 +4,8 @@ Mounted by the main CLI with ``app.add_typer(history.app, name="history")``.  SQ
 imported only when one of these commands runs (through ``migdiag.history``).
 
 Exit status (see docs/user-guide.md): 0 done; 2 usage error, a cause outside the signature
-library's vocabulary, or an invalid export file; 7 no input of `add` could be read; 8 the
+library's vocabulary, or an invalid export file; 6 `add` recorded the case but some inputs
+could not be read; 7 no input of `add` could be read; 8 the
 database cannot be opened or is not a migdiag history; 9 it was written by a newer migdiag;
 10 no such case (or no such VM in the case).
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from migdiag.model import Analysis
 
 EXIT_USAGE = 2
+EXIT_INPUTS_SKIPPED = 6
 EXIT_NOTHING_READ = 7
 EXIT_DB_UNAVAILABLE = 8
 EXIT_DB_TOO_NEW = 9
@@ -220,6 +222,8 @@ def add(
         )
     else:
         typer.echo(f"case {case_id}: unchanged (already recorded with these inputs)")
+    if any(r.skipped for r in analysis.inputs):
+        raise typer.Exit(EXIT_INPUTS_SKIPPED)  # recorded, but without what could not be read
 
 
 @app.command("list")

@@ -268,7 +268,11 @@ RecordOpt = Annotated[
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="The case history for --record (default: $MIGDIAG_DB or local)."),
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="The case history for --record (default: $MIGDIAG_DB or local).",
+    ),
 ]
 
 

@@ -45,6 +45,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold customer log data
     rich_markup_mode=None,
+    epilog=(
+        "Exit status: 0 done; 2 usage error or a cause outside the vocabulary; 6/7 add: some/no "
+        "inputs could be read; 8 database unavailable or not a migdiag history; 9 written by a "
+        "newer migdiag; 10 no such case or VM (docs/history.md)."
+    ),
 )
 
 
@@ -57,6 +62,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="URL",
         help="SQLite file or URL (postgresql+psycopg://user@host/db); default: $MIGDIAG_DB, "
         "else history.sqlite in your data directory.",
     ),

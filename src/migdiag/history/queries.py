@@ -160,15 +160,15 @@ def _latest_per_vm(found: Sequence[Confirmation]) -> dict[str, Confirmation]:
     return latest
 
 
-def _summaries(conn: sa.Connection, where: Any = None) -> list[CaseSummary]:
+def _summaries(conn: sa.Connection, case_id: str | None = None) -> list[CaseSummary]:
     newest = _newest_analyses()
     query = sa.select(analyses).join(newest, analyses.c.id == newest.c.id)
+    count_query = sa.select(analyses.c.case_id, sa.func.count()).group_by(analyses.c.case_id)
+    if case_id is not None:
+        query = query.where(analyses.c.case_id == case_id)
+        count_query = count_query.where(analyses.c.case_id == case_id)
     rows = conn.execute(query).all()
-    counts: dict[str, int] = dict(
-        conn.execute(
-            sa.select(analyses.c.case_id, sa.func.count()).group_by(analyses.c.case_id)
-        ).all()
-    )
+    counts: dict[str, int] = dict(conn.execute(count_query).all())
     ids = [r.id for r in rows]
     per_analysis: dict[int, list[MigrationRow]] = defaultdict(list)
     if ids:
@@ -233,7 +233,7 @@ def show_case(db: Database, case_id: str) -> CaseDetail:
         ).all()
         if not rows:
             raise UnknownCase(f"no case {case_id!r} in the history")
-        summary = next(s for s in _summaries(conn) if s.case_id == case_id)
+        (summary,) = _summaries(conn, case_id)
         details = []
         for r in rows:
             files = conn.execute(

@@ -11,10 +11,11 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -101,6 +102,33 @@ def test_add_names_unreadable_inputs_and_records_nothing_when_none_could_be_read
     partly = history("add", "CASE-1", SEED, missing, db=db)
     assert partly.returncode == 6 and "gone.evtx" in partly.stderr
     assert "recorded analysis" in partly.stdout
+
+
+@dataclass(frozen=True)
+class _Finding:
+    id: str
+    cause: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Configuration:
+    hosts: tuple[str, ...] = ()
+    findings: tuple[_Finding, ...] = ()
+
+
+def test_configuration_findings_are_stored_when_the_analysis_has_them() -> None:
+    # Duck-typed: Analysis.configuration comes from the configuration snapshots' work.
+    jumbo = _Finding("jumbo-mismatch", "mtu-mismatch", ("HV01", "HV02"))
+    with_snapshot = SimpleNamespace(configuration=_Configuration(("HV01",), (jumbo,)))
+    assert store_module.configuration_findings(with_snapshot) == [  # type: ignore[arg-type]
+        {"id": "jumbo-mismatch", "cause": "mtu-mismatch", "hosts": ["HV01", "HV02"]}
+    ]
+    clean_snapshot = SimpleNamespace(configuration=_Configuration(("HV01",)))
+    assert store_module.configuration_findings(clean_snapshot) == []  # type: ignore[arg-type]
+    no_snapshot = SimpleNamespace(configuration=_Configuration())
+    assert store_module.configuration_findings(no_snapshot) is None  # type: ignore[arg-type]
+    assert store_module.configuration_findings(analysed(SEED)) is None
 
 
 def test_one_add_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

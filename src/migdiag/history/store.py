@@ -93,11 +93,14 @@ def _plain(value: Any) -> Any:
 
 
 def configuration_findings(analysis: Analysis) -> list[Any] | None:
-    """The analysis' configuration findings, when this migdiag's Analysis carries them."""
+    """The configuration findings of the analysis (``Analysis.configuration``, where this
+    migdiag has it), or None when no configuration snapshot was among the inputs."""
     configuration = getattr(analysis, "configuration", None)
     if configuration is None:
         return None
     findings = getattr(configuration, "findings", configuration)
+    if not findings and not getattr(configuration, "hosts", ()):
+        return None  # no snapshot: "not known", not "nothing found"
     plain = _plain(findings)
     return plain if isinstance(plain, list) else [plain]
 

@@ -461,6 +461,18 @@ class Drain:
         return tuple(m.migration_id for m in self.members)
 
 
+class SeenBefore:
+    """Another recorded case where the same cause failed a migration on the same host pair
+    or cluster (filled from the case history only when a database is in use)."""
+
+    migration_id: str  # the migration of this analysis it concerns
+    cause: str
+    case_id: str
+    where: str  # "HV01 -> HV02" or "cluster CL1"
+    when: datetime  # that migration's start (or when that case was recorded)
+    confirmed: tuple[str, ...]  # causes engineers confirmed in that case
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """The result of ``migdiag.analyze``: what every renderer renders."""
@@ -475,6 +487,7 @@ class Analysis:
     pasted: tuple[PastedText, ...] = ()
     configuration: ConfigurationReport = ConfigurationReport()
     drains: tuple[Drain, ...] = ()  # see migdiag.drains
+    seen_before: tuple[SeenBefore, ...] = ()  # from the case history (analyze --record)
 
     @property
     def migrations(self) -> tuple[Migration, ...]:

@@ -13,6 +13,8 @@ Exit status (a contract; see docs/user-guide.md):
     5  --fail-on slow: a slow migration
     6  some inputs could not be read, or only in part (the rest were analysed)
     7  no input could be read at all, or no logs were found
+    8, 9, 10  case history (history, --record): database unavailable, written by a newer
+       migdiag, unknown case (see cli/history.py)
   130  interrupted (Ctrl-C)
 """
 
@@ -50,6 +52,7 @@ if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stay
     from collections.abc import Sequence
 
     from migdiag.api import Options, Progress, ReadProgress
+    from migdiag.history import Database
     from migdiag.model import Analysis, InputReport
 
 EXIT_OK = 0
@@ -342,6 +345,35 @@ SkewOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the result: no progress.")]
+RecordOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--record",
+        metavar="CASE-ID",
+        help="Store the analysis as this case in the case history and show where its causes "
+        "were seen before (see migdiag history).",
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="The case history for --record (default: $MIGDIAG_DB or local).",
+    ),
+]
+
+
+def _open_history(url: str | None) -> Database:
+    from migdiag.cli.history import open_database  # SQLAlchemy loads only here
+
+    return open_database(url)
+
+
+def _record(database: Database, case_id: str, paths: list[str], analysis: Analysis) -> Analysis:
+    from migdiag.cli.history import record
+
+    return record(database, case_id, paths, analysis, [])
 
 
 EXIT_CODES_HELP = (
@@ -393,6 +425,8 @@ def analyze(
         ),
     ] = None,
     quiet: QuietOpt = False,
+    record: RecordOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Find every live migration in the logs, which failed, and why.
 
@@ -415,6 +449,7 @@ def analyze(
                 "--engine dask needs --scheduler ADDRESS", param_hint="--scheduler"
             )
         options = replace(options, engine="dask", scheduler=scheduler)
+    database = _open_history(db) if record is not None else None
     from migdiag.gc_pause import gc_paused
 
     with gc_paused():  # the analysis and its rendering: see migdiag.gc_pause
@@ -427,6 +462,12 @@ def analyze(
             raise typer.Exit(EXIT_USAGE) from None
         check_offset_hosts(options.time.host_offsets, set(analysis.hosts))
         report_inputs(analysis.inputs, paths)
+        if (
+            database is not None
+            and record is not None
+            and exit_code(analysis, []) != EXIT_NOTHING_READ
+        ):
+            analysis = _record(database, record, paths, analysis)
         _write_output(_render(analysis, fmt, quiet), output)
         if html is not None:
             _write_output(_render(analysis, Format.html, quiet), html)
@@ -646,6 +687,13 @@ def triage(
     utc_offset: OffsetOpt = [],  # noqa: B006
     day_first: DayFirstOpt = None,
     quiet: QuietOpt = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record", help="Store each case in the case history (its id: the case's name)."
+        ),
+    ] = False,
+    db: DbOpt = None,
 ) -> None:
     """Rank many cases at once: unknown-cause failures first, then failures, slow, healthy.
 
@@ -670,11 +718,15 @@ def triage(
         for problem in exc.problems:
             _error(problem)
         raise typer.Exit(EXIT_USAGE) from None
+    database = _open_history(db) if record else None
     analysed = []
     for case in cases:
         with _ProgressBar(quiet) as bar:
             analysis = run([case], options, progress=bar.callback, library=library)
         report_inputs(analysis.inputs, [case])
+        if database is not None and exit_code(analysis, []) != EXIT_NOTHING_READ:
+            case_id = Path(case.rstrip("/\\")).name.removesuffix(".zip")
+            analysis = _record(database, case_id, [case], analysis)
         analysed.append((case, analysis))
     rows = triage_rows(analysed)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -706,8 +758,10 @@ def schema() -> None:
 
 def _mount_subcommands() -> None:
     from migdiag.cli import catalog as catalog_cli
+    from migdiag.cli import history as history_cli
     from migdiag.cli import signatures as signatures_cli
 
+    app.add_typer(history_cli.app, name="history")
     app.add_typer(signatures_cli.app, name="signatures")
     app.add_typer(catalog_cli.app, name="catalog")
     from migdiag.cli.explain import explain

@@ -28,6 +28,7 @@ from migdiag.report.drains import drain_views
 from migdiag.report.json_report import configuration_obj, summary_obj
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
+from migdiag.report.seen_before import seen_before_lines
 from migdiag.report.text import (
     Status,
     cause_label,
@@ -447,6 +448,10 @@ def render_html(analysis: Analysis, options: RenderOptions) -> str:
         if analysis.configuration.hosts or analysis.configuration.warnings
         else None,
         drains=_drain_views(analysis),
+        seen_before=[
+            (clean(vm, one_line=True), clean(sentence, one_line=True))
+            for vm, sentence in seen_before_lines(analysis)
+        ],
     )
 
 

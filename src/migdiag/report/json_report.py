@@ -29,6 +29,7 @@ from migdiag.model import (
 from migdiag.report.drains import drain_objs
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
+from migdiag.report.seen_before import seen_before_objs
 from migdiag.report.text import Status, iso, status_of, unknown_cause
 
 SCHEMA_VERSION = "1.1"
@@ -248,6 +249,8 @@ def _document(analysis: Analysis, migrations: list[dict[str, Any]]) -> dict[str,
         "pasted": pasted_objs(analysis),
         "configuration": configuration_obj(analysis.configuration),
         "drains": drain_objs(analysis),
+        # Only with a case history (--record); absent otherwise, so older outputs still hold.
+        **({"seen_before": seen_before_objs(analysis)} if analysis.seen_before else {}),
     }
 
 

@@ -12,6 +12,7 @@ import re
 from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult
 from migdiag.report.drains import drain_line
 from migdiag.report.options import RenderOptions
+from migdiag.report.seen_before import seen_before_lines
 from migdiag.report.text import (
     cause_label,
     clean,
@@ -126,6 +127,9 @@ def render_markdown(analysis: Analysis, options: RenderOptions) -> str:
         for result in analysis.results:
             if needs_detail(result):
                 lines += _detail(result)
+    if analysis.seen_before:
+        lines += ["", "### Seen before (case history)", ""]
+        lines += [f"- {md(vm)}: {md(sentence)}" for vm, sentence in seen_before_lines(analysis)]
     for pasted in sorted(analysis.pasted, key=lambda p: p.path):
         lines += ["", f"### Pasted text: {md(pasted.path)}", ""]
         for rank, f in enumerate(pasted.findings, start=1):

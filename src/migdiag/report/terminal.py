@@ -19,6 +19,7 @@ from rich.text import Text
 from migdiag.model import Analysis, ConfigurationReport, Finding, MigrationResult, PastedText
 from migdiag.report.drains import drain_line
 from migdiag.report.options import RenderOptions
+from migdiag.report.seen_before import seen_before_lines
 from migdiag.report.text import (
     Status,
     cause_label,
@@ -358,6 +359,10 @@ def render_terminal(analysis: Analysis, options: RenderOptions) -> str:
         for result in analysis.results:
             if needs_detail(result):
                 parts.extend(_detail(result))
+    if analysis.seen_before:
+        parts.extend([Rule(style="dim"), Text("seen before (case history):", style="bold")])
+        for vm, sentence in seen_before_lines(analysis):
+            parts.append(Text(f"  {clean(vm, one_line=True)}: {clean(sentence, one_line=True)}"))
     for pasted in sorted(analysis.pasted, key=lambda p: p.path):
         parts.extend(_pasted(pasted, full=not options.quiet))
     if analysis.configuration.hosts or analysis.configuration.warnings:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the case database, shipped in the package and run from code."""

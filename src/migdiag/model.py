@@ -461,6 +461,7 @@ class Drain:
         return tuple(m.migration_id for m in self.members)
 
 
+@dataclass(frozen=True, slots=True)
 class SeenBefore:
     """Another recorded case where the same cause failed a migration on the same host pair
     or cluster (filled from the case history only when a database is in use)."""

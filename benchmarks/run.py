@@ -141,6 +141,9 @@ def _tree_rss(root: int) -> int:
 
 def run(command: Sequence[str]) -> Run:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # As a user's installed copy runs: pip writes bytecode at install time.  Some shells and
+    # sandboxes set PYTHONDONTWRITEBYTECODE, which would make every run compile migdiag anew.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
     peak = 0
@@ -372,7 +375,10 @@ def correlation_benchmark(runs: int) -> dict[str, object]:
 
 
 def _rounds(commands: Sequence[tuple[str, list[str]]], runs: int) -> dict[str, Run]:
-    """Each command ``runs`` times, round by round, and the median of each."""
+    """Each command ``runs`` times, round by round, and the median of each (after one round
+    not counted, which writes the bytecode an installed copy would have)."""
+    for _, command in commands:
+        run(command)
     measured: dict[str, list[Run]] = {label: [] for label, _ in commands}
     for n in range(runs):
         for label, command in commands:

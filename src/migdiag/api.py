@@ -270,11 +270,16 @@ def _configuration(
 ) -> tuple[Configuration, ConfigurationReport]:
     """The hosts' configuration facts, and the configuration section of the analysis: every
     snapshot judged by the configuration rules."""
-    from migdiag.config.evaluate import judge
-
     bad = [
         f"{r.path}: {w}" for r in reports if r.format == config_snapshot.FORMAT for w in r.warnings
     ]
+    if not snapshots and not bad:
+        # Logs alone: nothing to judge, and the rules (a schema check at load) stay unloaded.
+        from migdiag.config.facts import Configuration
+
+        return Configuration(()), ConfigurationReport()
+    from migdiag.config.evaluate import judge
+
     return judge(snapshots, bad)
 
 

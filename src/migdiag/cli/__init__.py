@@ -31,10 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, TaskID, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
 
 from migdiag.cli.usage import (
     check_hosts,
@@ -50,6 +46,10 @@ from migdiag.errors import MigdiagError, SignatureError
 
 if TYPE_CHECKING:  # heavy modules load only when a command runs, so --help stays quick
     from collections.abc import Sequence
+
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
     from migdiag.api import Options, Progress, ReadProgress
     from migdiag.history import Database
@@ -123,6 +123,8 @@ class FailOn(StrEnum):
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     no_color = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
     # color_system=None: under NO_COLOR not even bold (rich's no_color keeps it).
     return Console(
@@ -136,6 +138,8 @@ def _stderr() -> Console:
 def _safe(text: str) -> str:
     """File names and log text reach the terminal: neutralise control characters and
     escape sequences first (a file name can hold ESC), then rich markup."""
+    from rich.markup import escape
+
     from migdiag.report.text import clean
 
     return escape(clean(text, one_line=True))
@@ -182,6 +186,9 @@ class _ProgressBar:
         self.task: TaskID | None = None
         if quiet or not sys.stderr.isatty():
             return
+        from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
         self.bar = RichProgress(
             TextColumn("reading"),
             BarColumn(),

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from migdiag.errors import MigdiagError
 
@@ -25,7 +23,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold customer log data
 )
 
-err = Console(stderr=True, highlight=False)
+
+def _error(message: str) -> None:
+    """One plain line on stderr (rich is imported only when there is an error to show)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False).print(f"error: {escape(message)}")
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -90,7 +96,7 @@ def show(
 
     found = entry(default_catalog(), provider, event_id)
     if found is None:
-        err.print(f"error: no event {event_id} of provider {escape(provider)!r} is known")
+        _error(f"no event {event_id} of provider {provider!r} is known")
         raise typer.Exit(2)
     data = found.as_dict()
     lines = [f"{data['provider']} {data['id']}", f"template: {data['template']}"]
@@ -141,6 +147,6 @@ def import_(
         try:
             target, count = import_metadata(path)
         except MigdiagError as exc:
-            err.print(f"error: {escape(str(exc))}")
+            _error(str(exc))
             raise typer.Exit(2) from None
         typer.echo(f"{path}: {count} event templates imported into {target}")

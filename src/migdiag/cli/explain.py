@@ -13,18 +13,13 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from migdiag.catalog import default_catalog
-from migdiag.diagnose import load_library
-from migdiag.errors import SignatureError
-from migdiag.explain import Explanation, Missing, decode_bytes, explain_text
-from migdiag.model import Evidence, Finding
-from migdiag.report.text import clean, quote  # the one output scrubber; bounded quotes
+if TYPE_CHECKING:  # the matcher loads when a paste is explained, not when `migdiag` starts
+    from migdiag.explain import Explanation, Missing
+    from migdiag.model import Evidence, Finding
 
 SCHEMA_VERSION = 1
 EXIT_OK = 0
@@ -35,7 +30,16 @@ MAX_INPUT_BYTES = 256 * 1024
 PROMPT = "Paste the error text, then press Ctrl-D on an empty line (Ctrl-Z, Enter on Windows):"
 
 
+def clean(text: str, one_line: bool = False) -> str:
+    """The one output scrubber (escapes, controls, bidi), imported when output is made."""
+    from migdiag.report.text import clean as scrub
+
+    return scrub(text, one_line=one_line)
+
+
 def _quote(text: str) -> str:
+    from migdiag.report.text import quote
+
     return quote(text)  # never echo a huge input back
 
 
@@ -175,6 +179,9 @@ def render_markdown(x: Explanation, source: str) -> str:
 
 
 def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> str:
+    from rich.console import Console
+    from rich.markup import escape
+
     buf = io.StringIO()
     con = Console(file=buf, force_terminal=color, no_color=not color, highlight=False, width=100)
 
@@ -246,6 +253,8 @@ def _read(source: str) -> str:
             "(pasted text is a few KB; for logs use: migdiag analyze)",
             err=True,
         )
+    from migdiag.explain import decode_bytes
+
     return decode_bytes(data)
 
 
@@ -277,7 +286,11 @@ def explain(
 
         Get-Clipboard | migdiag explain -
     """
+    from migdiag.catalog import default_catalog
     from migdiag.cli.usage import check_signature_dirs
+    from migdiag.diagnose.loader import load_library
+    from migdiag.errors import SignatureError
+    from migdiag.explain import explain_text
 
     check_signature_dirs(signatures)
     text = _read(source)

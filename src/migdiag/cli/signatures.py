@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from migdiag.diagnose import builtin_dir, load_library, run_cases, validate_dir
-from migdiag.diagnose.catalogue import render_catalogue, render_signature
-from migdiag.diagnose.loader import Library
-from migdiag.errors import SignatureError
+if TYPE_CHECKING:  # loaded by the commands that use them: `migdiag` itself starts quickly
+    from rich.console import Console
+
+    from migdiag.diagnose.loader import Library
 
 app = typer.Typer(
     help="List, show, validate and test diagnosis signatures.",
@@ -46,25 +44,46 @@ def _no_color(stream: object) -> bool:
 # titles print whole (`signatures list | grep` must give ids a user can paste).
 # color_system=None, not no_color=True: rich keeps bold and underline under no_color, and
 # NO_COLOR means no styling at all.
-out = Console(highlight=False, color_system=None if _no_color(sys.stdout) else "auto", emoji=False)
-err = Console(
-    stderr=True,
-    highlight=False,
-    color_system=None if _no_color(sys.stderr) else "auto",
-    emoji=False,
-    soft_wrap=True,
-)
+@cache
+def _out() -> Console:
+    from rich.console import Console
+
+    return Console(
+        highlight=False, color_system=None if _no_color(sys.stdout) else "auto", emoji=False
+    )
+
+
+@cache
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(
+        stderr=True,
+        highlight=False,
+        color_system=None if _no_color(sys.stderr) else "auto",
+        emoji=False,
+        soft_wrap=True,
+    )
+
+
+def escape(text: str) -> str:
+    """rich markup escaped (log text and paths are untrusted), imported on first output."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _library(extra: list[Path] | None) -> Library:
     from migdiag.cli.usage import check_signature_dirs
+    from migdiag.diagnose.loader import load_library
+    from migdiag.errors import SignatureError
 
     check_signature_dirs(list(extra or ()))
     try:
         return load_library(tuple(extra or ()))
     except SignatureError as exc:
         for problem in exc.problems:
-            err.print(f"error: {escape(problem)}")
+            _err().print(f"error: {escape(problem)}")
         raise typer.Exit(2) from None
 
 
@@ -78,6 +97,8 @@ def list_(signatures: SignatureDirs = None) -> None:
         for sig in library.signatures:
             typer.echo("\t".join((sig.id, sig.cause, sig.severity, sig.applies_to, sig.title)))
         return
+    from rich.table import Table
+
     table = Table(box=None)
     for column in ("id", "cause", "severity", "applies to"):
         table.add_column(column, no_wrap=True)
@@ -86,7 +107,7 @@ def list_(signatures: SignatureDirs = None) -> None:
         table.add_row(
             *(escape(v) for v in (sig.id, sig.cause, sig.severity, sig.applies_to, sig.title))
         )
-    out.print(table)
+    _out().print(table)
 
 
 @app.command()
@@ -98,21 +119,25 @@ def show(
     ] = False,
 ) -> None:
     """Everything one signature says, as Markdown."""
+    from migdiag.diagnose.catalogue import render_signature
+
     sig = _library(signatures).get(signature_id)
     if sig is None:
-        err.print(f"error: no signature {escape(signature_id)!r} (see: migdiag signatures list)")
+        _err().print(f"error: no signature {escape(signature_id)!r} (see: migdiag signatures list)")
         raise typer.Exit(2)
-    out.print(escape("\n".join(render_signature(sig))), soft_wrap=True)
+    _out().print(escape("\n".join(render_signature(sig))), soft_wrap=True)
     if dev:
         notes = sig.dev_notes or ("(no developer notes)",)
-        out.print(escape("\n".join(["Developer notes:", "", *(f"- {n}" for n in notes), ""])))
-    out.print(f"[dim]{escape(str(sig.path))}[/dim]")
+        _out().print(escape("\n".join(["Developer notes:", "", *(f"- {n}" for n in notes), ""])))
+    _out().print(f"[dim]{escape(str(sig.path))}[/dim]")
 
 
 @app.command()
 def catalog(signatures: SignatureDirs = None) -> None:
     """The signature catalog page (docs/signatures.md) for the library, as Markdown."""
-    out.print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
+    from migdiag.diagnose.catalogue import render_catalogue
+
+    _out().print(escape(render_catalogue(_library(signatures))), soft_wrap=True, end="")
 
 
 app.command("catalogue", hidden=True)(catalog)  # the old spelling still works
@@ -126,22 +151,26 @@ def validate(
     ] = None,
 ) -> None:
     """Check every signature file against the schema; report each problem as file:line."""
+    from migdiag.diagnose.loader import builtin_dir, validate_dir
+
     target = directory or builtin_dir()
     if not target.is_dir() or not any(target.glob("*.yaml")):
         why = "no such folder" if not target.is_dir() else "no signature files (*.yaml) in it"
-        err.print(f"error: {escape(str(target))}: {why}")
+        _err().print(f"error: {escape(str(target))}: {why}")
         raise typer.Exit(2)
     problems = validate_dir(target)
     for problem in problems:
-        err.print(f"error: {escape(problem)}")
+        _err().print(f"error: {escape(problem)}")
     if problems:
-        err.print(f"{len(problems)} problem(s) in {escape(str(target))}")
+        _err().print(f"{len(problems)} problem(s) in {escape(str(target))}")
         raise typer.Exit(2)
     count = len(list(target.glob("*.yaml")))
-    out.print(f"{count} signature(s) valid in {escape(str(target))}")
+    _out().print(f"{count} signature(s) valid in {escape(str(target))}")
 
 
 def _default_cases() -> Path:
+    from migdiag.diagnose.loader import builtin_dir
+
     here = Path("tests/signatures")
     return here if here.is_dir() else builtin_dir().parent / "tests" / "signatures"
 
@@ -157,14 +186,16 @@ def test(
     signatures: SignatureDirs = None,
 ) -> None:
     """Run the signatures' positive and negative cases (the same code the test suite runs)."""
+    from migdiag.diagnose.cases import run_cases
+
     library = _library(signatures)
     folder = directory or _default_cases()
     if not folder.is_dir():
-        err.print(f"error: {escape(str(folder))}: no such folder")
+        _err().print(f"error: {escape(str(folder))}: no such folder")
         raise typer.Exit(2)
     results = run_cases(folder, library)
     if not results:
-        err.print(
+        _err().print(
             f"error: {escape(str(folder))}: no signature cases in it "
             "(expected <id>/positive*.yaml and <id>/negative*.yaml)"
         )
@@ -172,9 +203,9 @@ def test(
     failed = [r for r in results if not r.ok]
     for r in results:
         mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
-        out.print(f"{mark} {escape(r.name)}")
+        _out().print(f"{mark} {escape(r.name)}")
         for problem in r.problems:
-            out.print(f"      {escape(problem)}")
-    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+            _out().print(f"      {escape(problem)}")
+    _out().print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)

@@ -430,3 +430,43 @@ def test_explain_prompts_when_reading_a_terminal() -> None:
     assert code == 0, shown
     assert shown.startswith("Paste the error text")
     assert "mtu-mismatch" in shown
+
+
+def test_evtx_cut_inside_its_last_chunk_is_reported_with_exit_6(tmp_path: Path) -> None:
+    """A multi-chunk log copied while it was being written: the earlier chunks are whole,
+    the last one stops mid-way."""
+    from datetime import UTC, datetime, timedelta
+
+    from migdiag.catalog import default_catalog
+    from migdiag.model import Event, Origin
+    from migdiag.synth.evtx_writer import write_evtx
+
+    start = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)
+    events = [
+        Event(
+            time=start + timedelta(seconds=n),
+            host="HV07.corp.example",
+            channel="System",
+            provider="Microsoft-Windows-FailoverClustering",
+            event_id=1126,
+            level=3,
+            record_id=None,
+            fields=(("", f"Cluster Network {n % 3}"), ("", "HV07"), ("", "LM")),
+            message=None,
+            origin=Origin(path="test", format="synth"),
+        )
+        for n in range(1, 3000)
+    ]
+    data = write_evtx(events, default_catalog().provider_guids)
+    chunks = (len(data) - 4096) // 65536
+    assert chunks >= 3
+    path = tmp_path / "HV07-System.evtx"
+    path.write_bytes(data[: 4096 + (chunks - 1) * 65536 + 20000])  # inside the last chunk
+    result = run_migdiag("analyze", str(path), "--format", "json")
+    assert result.returncode == 6, result.stderr
+    line = one_error_line(result)
+    assert str(path) in line and "truncated" in line and "record(s) recovered" in line
+    import json
+
+    [report] = json.loads(result.stdout)["inputs"]
+    assert report["records"] > 0 and report["incomplete"].startswith("truncated")

@@ -25,11 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from migdiag.catalog import SAFE_LOADER
 from migdiag.config.facts import Configuration, Fact, HostConfig
-from migdiag.diagnose.loader import _Located  # the signature loader's line-keeping YAML reader
+from migdiag.diagnose.loader import read_located  # the line-keeping YAML reader
 from migdiag.errors import SignatureError
 from migdiag.model import ConfigEvidence, ConfigFinding
 
@@ -102,17 +99,9 @@ def _facts_named(test: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], s
 def load_rule(path: Path) -> tuple[ConfigRule | None, list[str]]:
     """One rule file -> (rule, []) or (None, every problem as ``file:line: message``)."""
     name = str(path)
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{name}:1: cannot read: {exc}"]
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        return None, [f"{name}:{line}: invalid YAML: {exc.problem}"]
-    if node is None:
-        return None, [f"{name}:1: empty file"]
-    doc = _Located(name)
-    data = doc.value(node, ())
+    doc, data, unreadable = read_located(path)
+    if doc is None:
+        return None, unreadable
     if not isinstance(data, dict):
         return None, [f"{name}:1: a rule is a mapping"]
     located: list[tuple[int, str]] = []

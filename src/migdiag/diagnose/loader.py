@@ -218,6 +218,25 @@ def _providers(value: Any, path: PathKey) -> Iterable[tuple[PathKey, str]]:
             yield from _providers(item, (*path, i))
 
 
+def read_located(path: Path) -> tuple[_Located | None, Any, list[str]]:
+    """A YAML file as plain values with the line of every key and value: (document, data, [])
+    or (None, None, [the located problem]) when it cannot be read or parsed.  Duplicate keys
+    are collected in ``document.problems``.  Signatures and the configuration rules share it."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml when built in: every run loads
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, None, [f"{name}:1: cannot read: {exc}"]
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return None, None, [f"{name}:{line}: invalid YAML: {exc.problem}"]
+    if node is None:
+        return None, None, [f"{name}:1: empty file"]
+    doc = _Located(name)
+    return doc, doc.value(node, ()), []
+
+
 def load_file(
     path: Path, catalog: Catalog | None = None, validate: bool = True
 ) -> tuple[Signature | None, list[str]]:
@@ -226,18 +245,9 @@ def load_file(
     ``validate=False`` (the shipped library, validated by the test suite) skips the schema
     and the semantic checks; YAML errors and duplicate keys are still found."""
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml when built in: every run loads
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{name}:1: cannot read: {exc}"]
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        return None, [f"{name}:{line}: invalid YAML: {exc.problem}"]
-    if node is None:
-        return None, [f"{name}:1: empty file"]
-    doc = _Located(name)
-    data = doc.value(node, ())
+    doc, data, unreadable = read_located(path)
+    if doc is None:
+        return None, unreadable
     located = [(doc.line(()), "a signature is a mapping")] if not isinstance(data, dict) else []
     if not located and validate:
         located = _schema_problems(data, doc)

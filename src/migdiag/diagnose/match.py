@@ -417,7 +417,17 @@ def context_events(
 class Subject:
     """One migration prepared once for every signature of its diagnosis."""
 
-    __slots__ = ("_around", "_offsets", "_times", "codes", "context", "ids", "migration")
+    __slots__ = (
+        "_around",
+        "_corroborating",
+        "_offsets",
+        "_times",
+        "codes",
+        "context",
+        "ids",
+        "migration",
+        "shared",
+    )
 
     def __init__(self, migration: Migration, context: Sequence[Event]) -> None:
         self.migration = migration
@@ -426,6 +436,12 @@ class Subject:
         self.codes = frozenset(c for e in migration.events for c in e.error_codes)
         self._times: dict[int, datetime] | None = None
         self._around: dict[float, tuple[Event, ...]] = {}
+        self._corroborating: dict[float, tuple[Event, ...]] = {}
+        # The events this attempt shares with another failing attempt (ambiguous: they name
+        # no VM and fit both): a requirement only they meet is the weaker for it.
+        self.shared = frozenset(
+            migration.events[i] for i in migration.shared if i < len(migration.events)
+        )
         self._offsets: dict[str, timedelta] | None = None
 
     def times(self) -> dict[int, datetime]:
@@ -474,18 +490,27 @@ class Subject:
             got = self._around[window_s] = context_events(self.migration, self.context, window_s)
         return got
 
+    def corroborating(self, window_s: float) -> tuple[Event, ...]:
+        """``around`` without another VM's story: events that name another VM, or that this
+        attempt shares with another failing attempt, neither raise nor lower its causes."""
+        got = self._corroborating.get(window_s)
+        if got is None:
+            migration, shared = self.migration, self.shared
+            got = self._corroborating[window_s] = tuple(
+                e
+                for e in self.around(window_s)
+                if e not in shared and not _names_another_vm(e, migration)
+            )
+        return got
+
 
 def _hits(
     clauses: Sequence[ClausePlan], events: Sequence[Event], migration: Migration
 ) -> list[Hit]:
-    """Corroborating (raising or lowering) events around the attempt.  Another VM's story is
-    not this one's: an event that names another VM, or that this attempt shares with another
-    failing attempt (ambiguous), neither raises nor lowers its confidence."""
-    shared = {migration.events[i] for i in migration.shared if i < len(migration.events)}
-    own = [e for e in events if e not in shared and not _names_another_vm(e, migration)]
+    """The raising or lowering clauses that ``events`` (``Subject.corroborating``) meet."""
     out = []
     for clause in clauses:
-        found, loose, said = clause.graded(own, migration)
+        found, loose, said = clause.graded(events, migration)
         if found:
             out.append(Hit(clause.clause, found, loose, clause.recognised(found), said))
     return out
@@ -507,10 +532,7 @@ def _other_host(hits: Sequence[Hit], around: Sequence[Event], migration: Migrati
     if not (source and destination and codes):
         return None
     agreeing: dict[str, list[Event]] = {source: [], destination: []}
-    shared = {migration.events[i] for i in migration.shared if i < len(migration.events)}
-    for e in around:
-        if e in shared or _names_another_vm(e, migration):
-            continue  # in a drain the other host's error may be another VM's
+    for e in around:  # ``Subject.corroborating``: in a drain, not another VM's errors
         if (
             e.short_host in agreeing
             and e.level in (1, 2, 3)
@@ -546,7 +568,7 @@ class SignaturePlan:
         events = migration.events
         # Events that name no VM and fit another failing attempt as well: a requirement that
         # only they meet may be the other VM's story (two VMs failing at one moment).
-        shared_events = {events[i] for i in migration.shared if i < len(events)}
+        shared_events = subject.shared
         hits = []
         for clause in self.require:
             around_s = clause.clause.around_s
@@ -569,7 +591,7 @@ class SignaturePlan:
                 gap = abs((first[w.then] - first[w.first]).total_seconds())
                 if gap > w.seconds:
                     return None
-        around = subject.around(sig.window_s)
+        around = subject.corroborating(sig.window_s)
         raised = _hits(self.raises, around, migration)
         agreed = _other_host(hits, around, migration)
         if agreed is not None:

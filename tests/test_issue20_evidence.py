@@ -35,13 +35,9 @@ CATALOG = default_catalog()
 LIBRARY = load_library()
 CAUSE_SIGNATURES = sorted(s.id for s in LIBRARY.signatures if not s.fallback)
 
-# Signatures whose only log evidence is a sentence (no code identifies the cause): with the
-# sentence gone there is nothing language-independent left to match.  Known gaps.
-# (migration-limit needs no sentence: VMMS 21000, "the migration limit was reached", is its own
-# event id in Windows' tables.)
-# (processor-incompatible and config-version-incompatible need none either: Windows' VMMS
-# 24002-24005 and 24006/24007 name those causes by their ids.)
-SENTENCE_ONLY: set[str] = set()
+# Every cause signature has language-independent evidence: a code, or an id that names the
+# cause by itself (VMMS 21000 the migration limit, 24002-24005 processor features, 24006/24007
+# the configuration version).
 
 
 @pytest.fixture(scope="module")
@@ -115,20 +111,7 @@ def _original(sig_id: str) -> tuple[list[Event], Finding, str | None]:
 # -- every signature: codes only, another language, a benign context ---------------------------
 
 
-@pytest.mark.parametrize(
-    "sig_id",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                strict=True, reason="no code identifies this cause: its sentence is the evidence"
-            ),
-        )
-        if s in SENTENCE_ONLY
-        else s
-        for s in CAUSE_SIGNATURES
-    ],
-)
+@pytest.mark.parametrize("sig_id", CAUSE_SIGNATURES)
 def test_codes_and_ids_alone_still_match_lower(sig_id: str) -> None:
     events, original, vm = _original(sig_id)
     stripped = _finding(_results([_codes_only(e) for e in events]), sig_id, vm)

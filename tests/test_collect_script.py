@@ -165,6 +165,8 @@ def test_migdiag_collect_reports_an_unwritable_output(tmp_path: Path) -> None:
     result = run_migdiag("collect", "--output", str(tmp_path / "missing" / "x.ps1"))
     assert result.returncode == 2
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    # The same one-line shape as every other command's errors.
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
 def test_docs_carry_the_script_verbatim() -> None:

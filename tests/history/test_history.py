@@ -308,8 +308,12 @@ def test_default_database_lives_in_the_users_data_directory(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "migdiag" / "history.sqlite").is_file()
-    via_env = run_migdiag("history", "list", env={"MIGDIAG_DB": str(tmp_path / "e.sqlite")})
-    assert via_env.returncode == 0 and (tmp_path / "e.sqlite").is_file()
+    # MIGDIAG_DB chooses the database: add creates it there, and list reads it back.
+    chosen = {"MIGDIAG_DB": str(tmp_path / "e.sqlite")}
+    via_env = run_migdiag("history", "add", "CASE-2", SEED, env=chosen)
+    assert via_env.returncode == 0 and (tmp_path / "e.sqlite").is_file(), via_env.stderr
+    listed = run_migdiag("history", "list", env=chosen)
+    assert listed.returncode == 0 and "CASE-2" in listed.stdout and "CASE-1" not in listed.stdout
 
 
 ADDER = """
@@ -443,6 +447,18 @@ def test_an_unreachable_server_is_one_line() -> None:
     assert result.returncode == 8
     assert result.stderr.startswith("error: cannot open the history database")
     assert result.stderr.count("\n") == 1 and "secret" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("list",), ("show", "CASE-1"), ("causes",), ("accuracy",)])
+def test_a_read_on_a_mistyped_path_creates_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "no-such-folder" / "h.sqlite"
+    result = history(*command, db=str(missing))
+    assert result.returncode == 8, result.stderr
+    assert result.stderr.startswith(f"error: no case history at {missing}")
+    assert result.stderr.count("\n") == 1
+    assert not missing.parent.exists()
 
 
 def test_export_then_import_moves_a_desk_from_sqlite_to_postgresql(

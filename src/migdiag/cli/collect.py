@@ -39,6 +39,6 @@ def collect(
     try:
         output.write_bytes(script_bytes_for_windows())
     except OSError as exc:
-        typer.echo(f"migdiag: {output}: cannot write: {exc.strerror or exc}", err=True)
+        typer.echo(f"error: {output}: cannot write: {exc.strerror or exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"{output}: written; run it elevated on the hosts (docs/collecting.md)", err=True)

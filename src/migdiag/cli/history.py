@@ -100,11 +100,12 @@ def fail(exc: HistoryError) -> typer.Exit:
     return typer.Exit(exit_status(exc))
 
 
-def open_database(url: str | None) -> Database:
+def open_database(url: str | None, create: bool = True) -> Database:
+    """``create=False`` for the commands that only read: they never create a database."""
     from migdiag.history import Database, HistoryError
 
     try:
-        return Database(url)
+        return Database(url, create=create)
     except HistoryError as exc:
         raise fail(exc) from None
 
@@ -248,7 +249,7 @@ def list_(
     from migdiag.history import HistoryError, list_cases
 
     after = _since(since)
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             found = list_cases(database, host=host, cause=cause, since=after)
         except HistoryError as exc:
@@ -274,7 +275,7 @@ def show(
     """One case: every analysis of it (inputs, migrations, causes) and its confirmations."""
     from migdiag.history import HistoryError, show_case
 
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             detail = show_case(database, case_id)
         except HistoryError as exc:
@@ -325,7 +326,7 @@ def causes(fmt: FormatOpt = TableFormat.table, db: DbOpt = None) -> None:
     """Recurring causes of failed migrations: cases, migrations, host pairs, clusters, when."""
     from migdiag.history import HistoryError, recurring_causes
 
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             found = recurring_causes(database)
         except HistoryError as exc:
@@ -366,7 +367,7 @@ def search_(
 
     if not any((vm, host, code, signature)):
         raise typer.BadParameter("give at least one of --vm, --host, --code, --signature")
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             found = search(database, vm=vm, host=host, code=code, signature=signature)
         except HistoryError as exc:
@@ -430,7 +431,7 @@ def confirm(
             _err(problem)
         raise typer.Exit(EXIT_USAGE) from None
     vocabulary = {s.cause for s in library.signatures}
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             store(database, case_id, vm, cause, vocabulary, note=note)
         except HistoryError as exc:
@@ -443,7 +444,7 @@ def accuracy_(fmt: FormatOpt = TableFormat.table, db: DbOpt = None) -> None:
     """For confirmed failed migrations: how often migdiag's top cause was the confirmed one."""
     from migdiag.history import HistoryError, accuracy
 
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             per_signature, overall = accuracy(database)
         except HistoryError as exc:
@@ -470,7 +471,7 @@ def export(
     """The whole history as JSON lines (to move it: export, then import into the new one)."""
     from migdiag.history import HistoryError, export_lines
 
-    with open_database(db) as database:
+    with open_database(db, create=False) as database:
         try:
             lines = list(export_lines(database))
         except HistoryError as exc:

@@ -94,9 +94,15 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, create: bool) -> sa.Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
+        if not create and not Path(database).exists():
+            # A read command on a mistyped path must not create a database (and its folders).
+            raise DatabaseUnavailable(
+                f"no case history at {database} (one is created by: migdiag history add, "
+                "or analyze --record)"
+            )
         try:
             _create_private_file(Path(database))
         except OSError as exc:
@@ -122,13 +128,14 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
-def create_engine(url: str) -> sa.Engine:
+def create_engine(url: str, create: bool = True) -> sa.Engine:
+    """An engine for ``url``; ``create=False``: a SQLite file that does not exist is an error."""
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseUnavailable(f"not a database URL: {url}") from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, create)
     try:
         return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -196,9 +203,11 @@ def _unavailable(url: str, exc: Exception) -> DatabaseUnavailable:
 class Database:
     """An open case database whose schema is current.  Use ``transaction()`` for work."""
 
-    def __init__(self, url: str | None = None, *, upgrade_to: str = "head") -> None:
+    def __init__(
+        self, url: str | None = None, *, upgrade_to: str = "head", create: bool = True
+    ) -> None:
         self.url = resolve_url(url)
-        self.engine = create_engine(self.url)
+        self.engine = create_engine(self.url, create)
         try:
             with self.engine.begin() as connection:
                 upgrade(connection, self.url, upgrade_to)

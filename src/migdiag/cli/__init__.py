@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from migdiag.cli.lazy import LazyGroup
 from migdiag.cli.usage import (
     check_hosts,
     check_offset_hosts,
@@ -80,6 +81,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold customer log data
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,  # explain, collect, history, signatures, catalog load when named
 )
 
 
@@ -761,25 +763,6 @@ def schema() -> None:
     from migdiag.report import schema_text
 
     typer.echo(schema_text(), nl=False)
-
-
-def _mount_subcommands() -> None:
-    from migdiag.cli import catalog as catalog_cli
-    from migdiag.cli import history as history_cli
-    from migdiag.cli import signatures as signatures_cli
-
-    app.add_typer(history_cli.app, name="history")
-    app.add_typer(signatures_cli.app, name="signatures")
-    app.add_typer(catalog_cli.app, name="catalog")
-    from migdiag.cli.explain import explain
-
-    app.command("explain")(explain)
-    from migdiag.cli.collect import collect
-
-    app.command("collect")(collect)
-
-
-_mount_subcommands()
 
 
 # Set by main(): only the migdiag process itself may leave without tearing down its heap.

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 if TYPE_CHECKING:
+    # rich loads when a history command prints, not when `migdiag analyze` starts
+    from rich.console import Console
+    from rich.text import Text
+
     from migdiag.history import Database, HistoryError
     from migdiag.model import Analysis
 
@@ -75,6 +76,9 @@ SignaturesOpt = Annotated[
 
 
 def _err(message: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
     from migdiag.report.text import clean
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
@@ -128,6 +132,8 @@ def _print_json(value: Any) -> None:
 
 def _cell(value: Any) -> Text:
     """Log text and user input as plain text: no markup, no escape sequences."""
+    from rich.text import Text
+
     from migdiag.report.text import clean
 
     if value is None:
@@ -142,11 +148,15 @@ def _cell(value: Any) -> Text:
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     # Piped output is read whole (grep, a ticket): do not wrap it at 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+
     table = Table(box=None, title=title, title_justify="left", pad_edge=False)
     for column in columns:
         table.add_column(column)
@@ -283,6 +293,8 @@ def show(
     if fmt == TableFormat.json:
         _print_json(detail)
         return
+    from rich.text import Text
+
     s = detail.summary
     out = _out()
     out.print(Text(f"case {s.case_id}: {s.analyses} analysis(es); hosts {', '.join(s.hosts)}"))

@@ -17,7 +17,7 @@ from migdiag.model import Event, InputReport
 from migdiag.normalise import normalise
 from migdiag.readers import InputSource, ReadStats
 from migdiag.readers.localtime import TimeOptions
-from migdiag.readers.registry import readers_for, sniff
+from migdiag.readers.registry import reader_for, sniff
 
 if TYPE_CHECKING:
     from migdiag.config.snapshot import Snapshot
@@ -104,7 +104,7 @@ def read_source(
             stats.report(source.name, "unknown", "not a format migdiag reads (sniffed by content)"),
             (),
         )
-    reader = readers_for(time)[fmt]
+    reader = reader_for(fmt, time)
     events: list[Event] = []
     try:
         for raw in reader(source, stats, catalog.is_relevant_provider):

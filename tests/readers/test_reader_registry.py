@@ -77,3 +77,11 @@ def test_readers_for_passes_time_options() -> None:
     )
     assert default.time == datetime(2010, 7, 20, 0, 0, 1, tzinfo=UTC)
     assert cest.time == datetime(2010, 7, 19, 22, 0, 1, tzinfo=UTC)
+
+
+def test_sniffing_knows_the_binary_readers_magic() -> None:
+    # The registry sniffs EVTX and MTA without importing their readers: same magic.
+    from migdiag.readers import evtx, mta, registry
+
+    assert registry.EVTX_MAGIC == evtx.FILE_MAGIC
+    assert registry.MTA_MAGIC == mta.FILE_MAGIC

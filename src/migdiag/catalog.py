@@ -12,13 +12,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from migdiag import compiled, windows_tables  # its data files load on first use, not on import
 
-from migdiag import windows_tables  # its data files load on first use, not on import
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +179,19 @@ RELEVANT_OTHER_PROVIDERS = frozenset(
 )
 
 
-# libyaml's loader when PyYAML was built with it: the catalog loads on every run, and the
-# pure-Python loader took ~0.1 s of a start-up we want under a second.  Same safe schema.
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def safe_loader() -> type[yaml.SafeLoader]:
+    """libyaml's loader when PyYAML was built with it (the pure-Python one is several times
+    slower), else PyYAML's own; the same safe schema either way.  yaml is imported here, not
+    at start-up: a run served from the compiled cache never parses YAML."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load_yaml(text: str) -> dict[str, Any]:
-    data = yaml.load(text, Loader=SAFE_LOADER)
+    import yaml
+
+    data = yaml.load(text, Loader=safe_loader())
     if not isinstance(data, dict):
         raise ValueError("catalog: top level must be a mapping")
     return data
@@ -287,13 +293,26 @@ def with_phrases(catalog: Catalog, data: Mapping[str, Any]) -> Catalog:
     )
 
 
+# What the shipped catalog is built from; each file's bytes go into its cache key.
+_DATA = Path(__file__).resolve().parent / "data"
+_SOURCES = (_DATA / "catalog.yaml", _DATA / "phrases.yaml", Path(__file__).resolve())
+
+
 @cache
 def shipped_catalog() -> Catalog:
-    """The catalog shipped in the package, without a user's imported templates."""
-    data = resources.files("migdiag").joinpath("data")
-    catalog = build_catalog(_load_yaml(data.joinpath("catalog.yaml").read_text(encoding="utf-8")))
-    phrases = _load_yaml(data.joinpath("phrases.yaml").read_text(encoding="utf-8"))
-    return with_phrases(catalog, phrases)
+    """The catalog shipped in the package, without a user's imported templates.
+
+    Built from the YAML once, then served pickled from the compiled cache (~1 ms instead of
+    ~40 ms of YAML parsing on every run)."""
+    texts = [path.read_bytes() for path in _SOURCES]
+    key = compiled.key(texts)
+    cached = compiled.load("catalog", key, Catalog)
+    if isinstance(cached, Catalog):
+        return cached
+    catalog = build_catalog(_load_yaml(texts[0].decode("utf-8")))
+    catalog = with_phrases(catalog, _load_yaml(texts[1].decode("utf-8")))
+    compiled.store("catalog", key, catalog)
+    return catalog
 
 
 @cache
@@ -321,8 +340,12 @@ IMPORTED = "imported from the host's provider metadata"
 def load_overrides(path: Path | None = None) -> Overrides:
     """``{provider: {event id: {template, level?, channel?}}}`` from the user catalog."""
     path = path or user_catalog_path()
+    if not path.is_file():
+        return {}
+    import yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return {}  # a broken user file must not stop an analysis; `catalog import` rewrites it
     providers = data.get("providers") if isinstance(data, Mapping) else None

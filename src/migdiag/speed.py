@@ -19,7 +19,6 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +124,9 @@ class _NoDuplicates(yaml.SafeLoader):
 
 def rules_dir() -> Path:
     """The shipped rules: inside the installed package, else the source checkout's."""
-    packaged = resources.files("migdiag") / "speed_rules"
+    packaged = Path(__file__).resolve().parent / "speed_rules"
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     return Path(__file__).resolve().parents[2] / "speed_rules"
 
 

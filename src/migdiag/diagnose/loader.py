@@ -10,25 +10,20 @@ user's ``--signatures`` folder is checked once per content and then served from 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import pickle
-import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from migdiag import __version__
-from migdiag.catalog import SAFE_LOADER, Catalog, default_catalog
+from migdiag import compiled
+from migdiag.catalog import Catalog, default_catalog, safe_loader
 from migdiag.diagnose.signature import Signature, build_signature
 from migdiag.errors import SignatureError
+
+if TYPE_CHECKING:
+    import yaml  # imported where YAML is read: a cached library never reads any
 
 PathKey = tuple[str | int, ...]
 
@@ -36,7 +31,7 @@ PathKey = tuple[str | int, ...]
 @cache
 def schema() -> dict[str, Any]:
     """The published signature schema (docs/signature.schema.json is a copy of it)."""
-    text = resources.files("migdiag").joinpath("diagnose/signature.schema.json").read_text("utf-8")
+    text = (Path(__file__).resolve().parent / "signature.schema.json").read_text("utf-8")
     data = json.loads(text)
     assert isinstance(data, dict)
     return data
@@ -71,9 +66,13 @@ class _Located:
         self.lines: dict[PathKey, int] = {}
         self.key_lines: dict[PathKey, int] = {}
         self.problems: list[str] = []
+        import yaml
+
         self._scalar = yaml.SafeLoader("")
 
     def value(self, node: yaml.Node, path: PathKey) -> Any:
+        import yaml
+
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
@@ -222,10 +221,12 @@ def read_located(path: Path) -> tuple[_Located | None, Any, list[str]]:
     """A YAML file as plain values with the line of every key and value: (document, data, [])
     or (None, None, [the located problem]) when it cannot be read or parsed.  Duplicate keys
     are collected in ``document.problems``.  Signatures and the configuration rules share it."""
+    import yaml
+
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml when built in: every run loads
+        node = yaml.compose(text, Loader=safe_loader())  # libyaml when built in: every run loads
     except (OSError, UnicodeDecodeError) as exc:
         return None, None, [f"{name}:1: cannot read: {exc}"]
     except yaml.MarkedYAMLError as exc:
@@ -293,97 +294,54 @@ def load_dirs(
 
 def builtin_dir() -> Path:
     """The shipped library: inside the installed package, else the source checkout's."""
-    packaged = resources.files("migdiag") / "signatures"
+    # Beside the package's modules (not importlib.resources: ~10 ms to import, every run).
+    packaged = Path(__file__).resolve().parents[1] / "signatures"
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     return Path(__file__).resolve().parents[3] / "signatures"
 
 
 def load_library(extra_dirs: Sequence[Path] = ()) -> Library:
     """The built-in library plus the user's folders; raises SignatureError with every problem.
 
-    Served from the compiled cache when the files and the code are unchanged."""
+    Served from the compiled cache (``migdiag.compiled``) when the files and the code are
+    unchanged."""
     builtin = builtin_dir()
     dirs = [builtin, *extra_dirs]
     key = _library_key(dirs)
-    cached = _read_cached(key) if key else None
-    if cached is not None:
+    cached = compiled.load(_KIND, key, Library) if key else None
+    if isinstance(cached, Library):
         return cached
     library, problems = load_dirs(dirs, trusted=builtin)
     if problems:
         raise SignatureError(problems)
     if key:
-        _write_cached(key, library)
+        compiled.store(_KIND, key, library)
     return library
 
 
+_KIND = "signatures"
 # The modules whose classes a pickled library holds: a change to them invalidates the cache
 # even when the version number does not move (an editable install, a development tree).
 _BUILDERS = ("signature.py", "loader.py", "../model.py", "../catalog.py", "../data/catalog.yaml")
-ENV_CACHE_DIR = "MIGDIAG_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Where compiled libraries are kept: $MIGDIAG_CACHE_DIR, else the user's cache folder."""
-    base = os.environ.get(ENV_CACHE_DIR)
-    if base:
-        return Path(base)
-    if sys.platform == "win32":
-        root = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(root) / "migdiag" / "Cache"
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "migdiag"
+ENV_CACHE_DIR = compiled.ENV_CACHE_DIR
 
 
 def _library_key(dirs: Sequence[Path]) -> str | None:
-    """A hash of every signature file (name and bytes), the building code and the Python:
-    None when a folder cannot be listed (then the loader reports it)."""
-    digest = hashlib.sha256(f"{__version__}|{sys.version}".encode())
+    """A hash of every signature file (name and bytes) and the building code: None when a
+    folder cannot be listed (then the loader reports it)."""
     here = Path(__file__).resolve().parent
+    parts: list[bytes] = []
     try:
         for name in _BUILDERS:
-            digest.update((here / name).read_bytes())
+            parts.append((here / name).read_bytes())
         for directory in dirs:
-            digest.update(b"\0dir\0" + str(directory.resolve()).encode())
+            parts.append(b"dir\0" + str(directory.resolve()).encode())
             for path in signature_files(directory):
-                digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+                parts += [path.name.encode(), path.read_bytes()]
     except OSError:
         return None
-    return digest.hexdigest()[:32]
-
-
-_CACHE_KEEP = 8
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _read_cached(key: str) -> Library | None:
-    try:
-        data = (cache_dir() / f"signatures-{key}.pickle").read_bytes()
-        library = pickle.loads(data)  # our own file, in the user's own cache folder
-    except Exception:  # missing, unreadable or from another build: load from the YAML
-        return None
-    return library if isinstance(library, Library) else None
-
-
-def _write_cached(key: str, library: Library) -> None:
-    folder = cache_dir()
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # A few libraries (the shipped one, with a user's folders or two) stay; older go.
-        kept = sorted(folder.glob("signatures-*.pickle"), key=_mtime, reverse=True)
-        for old in kept[_CACHE_KEEP - 1 :]:
-            old.unlink(missing_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as f:
-            f.write(pickle.dumps(library, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(f.name, folder / f"signatures-{key}.pickle")
-    except OSError:
-        pass  # a read-only home or a full disk: the next run loads from the YAML again
+    return compiled.key(parts)
 
 
 def validate_dir(path: Path) -> list[str]:

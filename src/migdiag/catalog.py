@@ -155,6 +155,12 @@ class Catalog:
         name = provider.lower()
         return name.startswith("microsoft-windows-hyper-v") or name in RELEVANT_OTHER_PROVIDERS
 
+    def keeps_id(self, provider: str, event_id: int) -> bool:
+        """Whether an event of a relevant provider is kept: all of them, except for the
+        busy providers of ``KEPT_IDS``, whose other events are counted, not decoded."""
+        kept = KEPT_IDS.get(provider.lower())
+        return kept is None or event_id in kept
+
 
 # Providers outside Hyper-V whose System-log events corroborate or rule out a cause.
 RELEVANT_OTHER_PROVIDERS = frozenset(
@@ -177,6 +183,17 @@ RELEVANT_OTHER_PROVIDERS = frozenset(
         "microsoft-windows-grouppolicy",  # a GPO change can remove logon rights or firewall rules
     }
 )
+
+# Busy providers of which only some events say anything about a migration.  Group Policy
+# logs every background refresh (session started and completed, account lookups, Winlogon
+# notifications: thousands of records a day) whatever changed; what corroborates a cause is
+# policy newly applied (1502 computer, 1503 user: "New settings from N Group Policy objects
+# were detected and applied") or policy failing to apply (1030, 1058, 1085, 1096 a corrupt
+# Registry.pol, 1125), ids and texts from Windows' GroupPolicy message tables.  Their other
+# events are counted, not decoded (a signature naming one is refused by the loader).
+KEPT_IDS: Mapping[str, frozenset[int]] = {
+    "microsoft-windows-grouppolicy": frozenset({1030, 1058, 1085, 1096, 1125, 1502, 1503}),
+}
 
 
 def safe_loader() -> type[yaml.SafeLoader]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migdiag import compiled
-from migdiag.catalog import Catalog, default_catalog, safe_loader
+from migdiag.catalog import KEPT_IDS, Catalog, default_catalog, safe_loader
 from migdiag.diagnose.signature import Signature, build_signature
 from migdiag.errors import SignatureError
 
@@ -163,7 +163,41 @@ def _semantic_problems(
                     f"unknown provider {provider!r} (use a catalog key or a full name)",
                 )
             )
+    found += _unread_ids(data, doc, catalog)
     return found
+
+
+def _unread_ids(data: Any, doc: _Located, catalog: Catalog) -> list[tuple[int, str]]:
+    """Ids of a busy provider that the readers never decode (``catalog.KEPT_IDS``): a clause
+    naming one could never match."""
+    found: list[tuple[int, str]] = []
+    for path, clause in _clauses(data, ()):
+        provider = str(clause.get("provider", ""))
+        name = catalog.providers.get(provider, provider)
+        ids = clause.get("id")
+        for event_id in ids if isinstance(ids, list) else [ids]:
+            if isinstance(event_id, int) and not catalog.keeps_id(name, event_id):
+                kept = ", ".join(str(i) for i in sorted(KEPT_IDS[name.lower()]))
+                found.append(
+                    (
+                        doc.line((*path, "id")),
+                        f"{name} {event_id} is never read: only its ids {kept} are kept "
+                        "(catalog.KEPT_IDS)",
+                    )
+                )
+    return found
+
+
+def _clauses(value: Any, path: PathKey) -> Iterable[tuple[PathKey, Mapping[str, Any]]]:
+    """Every mapping that names a provider, with its path."""
+    if isinstance(value, dict):
+        if isinstance(value.get("provider"), str):
+            yield path, value
+        for key, item in value.items():
+            yield from _clauses(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _clauses(item, (*path, i))
 
 
 def _text_problems(data: Mapping[str, Any], doc: _Located) -> list[tuple[int, str]]:

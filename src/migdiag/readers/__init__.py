@@ -118,10 +118,12 @@ def link_catalog(keep: Keep) -> Catalog | None:
 
 def keeps_event(keep: Keep, event: Event) -> bool:
     """Whether a decoded record is kept: its provider is relevant, or (with the catalog's
-    ``keep``) it reports a NIC's link going down or up, by id or by its payload's words."""
-    if keep(event.provider):
-        return True
+    ``keep``) it reports a NIC's link going down or up, by id or by its payload's words.
+    With the catalog's ``keep``, a busy provider's events are kept only for the ids that
+    matter (``Catalog.keeps_id``)."""
     catalog = link_catalog(keep)
+    if keep(event.provider):
+        return catalog is None or catalog.keeps_id(event.provider, event.event_id)
     if catalog is None:
         return False
     text = event.message or " ".join(v for _, v in event.fields)

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, Catalog
+from migdiag.catalog import KEPT_IDS, RELEVANT_OTHER_PROVIDERS, Catalog
 from migdiag.errors import InputError, one_line
 from migdiag.model import Event, Origin
 from migdiag.readers import InputSource, Keep, ReadStats, keeps_event, link_catalog
@@ -99,12 +99,31 @@ def _relevant_xml(xml: str, keep: Keep) -> bool:
     if start < 0:
         return True
     end = xml.find('"', start + 15)
-    if keep(xml[start + 15 : end]):
-        return True
-    if link_catalog(keep) is None:
+    provider = xml[start + 15 : end]
+    catalog = link_catalog(keep)
+    if keep(provider):
+        if catalog is None or provider.lower() not in KEPT_IDS:
+            return True
+        # A busy provider (Group Policy): only a few of its ids matter; read the id here
+        # rather than decode thousands of background-refresh records.
+        event_id = _event_id(xml, end)
+        return event_id is None or catalog.keeps_id(provider, event_id)
+    if catalog is None:
         return False
     lowered = xml.lower()  # a link payload: parsed, then judged by ``keeps_event``
     return any(needle in lowered for needle in LINK_PAYLOAD_NEEDLES)
+
+
+def _event_id(xml: str, start: int) -> int | None:
+    """The EventID of a rendered record, or None when it is not in the plain shape (then
+    the record is decoded and judged whole)."""
+    at = xml.find("<EventID", start)
+    if at < 0:
+        return None
+    opened = xml.find(">", at)
+    closed = xml.find("<", opened)
+    text = xml[opened + 1 : closed] if 0 < opened < closed else ""
+    return int(text) if text.isdigit() else None
 
 
 def provider_needles(keep: Keep) -> tuple[str, ...] | None:

@@ -40,6 +40,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -144,8 +145,10 @@ def run(command: Sequence[str]) -> Run:
     # As a user's installed copy runs: pip writes bytecode at install time.  Some shells and
     # sandboxes set PYTHONDONTWRITEBYTECODE, which would make every run compile migdiag anew.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # A file, not a pipe: a chatty stderr cannot block the command.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the wait
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, text=True)
     peak = 0
     done = threading.Event()
 
@@ -163,8 +166,15 @@ def run(command: Sequence[str]) -> Run:
     done.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 1, 2):  # analyze exits 1/2 for findings, not failures
-        raise SystemExit(f"{command[:4]} failed with exit code {process.returncode}")
+    errors.seek(0)
+    stderr = errors.read().decode("utf-8", "replace")
+    errors.close()
+    # A figure of a command that crashed is no figure: exit 1 is migdiag's internal error
+    # (analyze's findings exit 0 unless --fail-on), and a traceback is never expected.
+    if process.returncode not in (0, 6) or "Traceback (most recent call last)" in stderr:
+        raise SystemExit(
+            f"{' '.join(command[:5])} failed with exit code {process.returncode}:\n{stderr[-2000:]}"
+        )
     return Run(wall, usage.ru_maxrss * 1024, peak, stdout)
 
 

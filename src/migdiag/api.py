@@ -92,24 +92,29 @@ def _read_all(
             tally.done(source, progress)
         return results
     jobs = options.jobs or os.cpu_count() or 1
+    # Largest first: a big file handed out last would leave the other workers idle while it
+    # is read alone.  The results go back into the sources' order.
+    order = sorted(range(len(sources)), key=lambda i: -tally.sizes.get(sources[i].name, 0))
 
     def on_done(index: int) -> None:
-        tally.done(sources[index], progress)
+        tally.done(sources[order[index]], progress)
 
     outcomes = run_isolated(
         read_with_default_catalog,
-        [(s, options.time, s.name in named) for s in sources],
+        [(sources[i], options.time, sources[i].name in named) for i in order],
         jobs=jobs,
         time_limit=options.file_time_limit,
         on_done=on_done,
         while_waiting=while_waiting,
     )
-    return [
-        outcome
-        if isinstance(outcome, FileResult)
-        else FileResult(ReadStats().report(source.name, "unknown", outcome.why), ())
-        for source, outcome in zip(sources, outcomes, strict=True)
-    ]
+    by_source: dict[int, FileResult] = {}
+    for index, outcome in zip(order, outcomes, strict=True):
+        by_source[index] = (
+            outcome
+            if isinstance(outcome, FileResult)
+            else FileResult(ReadStats().report(sources[index].name, "unknown", outcome.why), ())
+        )
+    return [by_source[i] for i in range(len(sources))]
 
 
 class _Tally:

@@ -108,8 +108,8 @@ def _relevant_xml(xml: str, keep: Keep) -> bool:
         # rather than decode thousands of background-refresh records.
         event_id = _event_id(xml, end)
         return event_id is None or catalog.keeps_id(provider, event_id)
-    if catalog is None:
-        return False
+    if catalog is None or "<Channel>System</Channel>" not in xml:
+        return False  # NIC drivers log their link changes to the System log, nowhere else
     lowered = xml.lower()  # a link payload: parsed, then judged by ``keeps_event``
     return any(needle in lowered for needle in LINK_PAYLOAD_NEEDLES)
 

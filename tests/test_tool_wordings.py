@@ -408,3 +408,20 @@ def test_an_unknown_kind_is_refused_with_its_tool_named() -> None:
     base = yaml.safe_load(DATA.joinpath("catalog.yaml").read_text(encoding="utf-8"))
     with pytest.raises(ValueError, match=r"tools\.bpa: 'x': 'benign' is not one of"):
         with_phrases(build_catalog(base), phrases)
+
+
+def test_catalog_tools_prints_each_wording_with_its_kind_and_source() -> None:
+    from typer.testing import CliRunner
+
+    from migdiag.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["catalog", "tools", "bpa"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    bpa = next(t for t in CATALOG.tools if t.id == "bpa")
+    assert rows == [["bpa", w.kind, w.lang, w.source, w.confidence, w.text] for w in bpa.wordings]
+    every = runner.invoke(app, ["catalog", "tools", "--format", "json"])
+    assert [t["id"] for t in json.loads(every.stdout)] == [t.id for t in CATALOG.tools]
+    unknown = runner.invoke(app, ["catalog", "tools", "nope"])
+    assert unknown.exit_code == 2 and "no tool 'nope'" in unknown.output

@@ -425,3 +425,28 @@ def test_catalog_tools_prints_each_wording_with_its_kind_and_source() -> None:
     assert [t["id"] for t in json.loads(every.stdout)] == [t.id for t in CATALOG.tools]
     unknown = runner.invoke(app, ["catalog", "tools", "nope"])
     assert unknown.exit_code == 2 and "no tool 'nope'" in unknown.output
+
+
+@pytest.mark.parametrize("name", ["scvmm-rating-en", "bpa-warning", "scvmm-job-completed"])
+def test_advice_and_ratings_say_what_they_are_in_every_format(name: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from migdiag.cli.explain import render_json, render_markdown, render_terminal
+
+    paste = next(p for p in PASTES if p.name == name)
+    x = _explain(paste.text)
+    tool = next(t for t in CATALOG.tools if t.id == paste.tool)
+    [note] = x.notes
+    assert note.startswith(tool.name) and "not" in note
+    data = json.loads(render_json(x, name))
+    schema = json.loads(
+        resources.files("migdiag")
+        .joinpath("report/schema/explain.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    Draft202012Validator(schema).validate(data)
+    assert data["notes"] == [note] and data["causes"] == []
+    assert tool.name in render_markdown(x, name)
+    assert tool.name in render_terminal(x, name, color=False, quiet=False)
+    # A failure report says nothing of the kind.
+    assert _explain(next(p for p in PASTES if p.name == "move-vm-en").text).notes == ()

@@ -169,6 +169,9 @@ class Explanation:
     # When the diagnosis rests on a code without its sentence: the one check that tells the
     # leading candidates apart.
     question: str | None = None
+    # What the text was recognised as when it reports no failure: a tool's advice or a
+    # placement rating, whose codes are therefore not causes.
+    notes: tuple[str, ...] = ()
 
     @property
     def evidence_found(self) -> bool:
@@ -800,7 +803,28 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
         commands=prepared.commands,
         lines=prepared.physical,
         question=_id_question(by_id) if by_id else _question(ranked),
+        notes=_advice_notes(prepared, catalog),
     )
+
+
+# Why a tool's advisory or rating text yields no cause (kind -> the sentence after its name).
+_ADVICE = {
+    "advisory": "this part is advice or a completed job's information, not a failure report: "
+    "its codes and sentences are not causes.",
+    "precheck": "a rating made before anything moved, not a failed migration: its reasons "
+    "(memory, network, storage on that host) are not causes. If the migration was then "
+    "attempted and failed, paste that job's error.",
+}
+
+
+def _advice_notes(prepared: _Prepared, catalog: Catalog) -> tuple[str, ...]:
+    """One note per tool whose advisory or rating wording a paragraph holds."""
+    notes: dict[str, None] = {}
+    for block in prepared.blocks:
+        text = "\n".join(ln.text for ln in block)
+        for w in _tools_in(text, catalog, *_ADVICE):
+            notes.setdefault(f"{w.tool.name}: {_ADVICE[w.kind]}", None)
+    return tuple(notes)
 
 
 def _tool_text(joined: str, prepared: _Prepared) -> str:

@@ -758,14 +758,19 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
     joined = "\n".join(ln.text for ln in all_lines)
     context = _speaks_of_migration(joined, prepared, catalog)
     # A code alone, or beside a tool's failed job that does not name its operation (SCVMM's
-    # 12700): candidates, ranked lower, with the check that decides.
-    alone = not context and (
-        _code_alone(joined, whole) or bool(_tools_in(_tool_text(joined, prepared), catalog, "job"))
+    # 12700): candidates, ranked lower, with the check that decides.  Such a job is no
+    # migration failure by itself (an ISO that cannot be attached gives the same text): only
+    # causes its code names, never "unknown cause".
+    job = (
+        not context
+        and not _code_alone(joined, whole)
+        and bool(_tools_in(_tool_text(joined, prepared), catalog, "job"))
     )
+    alone = not context and (job or _code_alone(joined, whole))
     scored: list[_Scored] = []
     fallback: list[_Scored] = []
     for sig in library.signatures:
-        if sig.text is None or not sig.text.one_of:
+        if sig.text is None or not sig.text.one_of or (job and sig.fallback):
             continue
         hit = _best(sig, scopes, context or alone)
         if hit is None:

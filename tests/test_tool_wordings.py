@@ -457,3 +457,22 @@ def test_advice_and_ratings_say_what_they_are_in_every_format(name: str) -> None
     assert tool.name in render_terminal(x, name, color=False, quiet=False)
     # A failure report says nothing of the kind.
     assert _explain(next(p for p in PASTES if p.name == "move-vm-en").text).notes == ()
+
+
+def test_every_tool_has_a_paste_in_another_language() -> None:
+    for tool in CATALOG.tools:
+        names = [p.name for p in PASTES if p.tool == tool.id]
+        assert any(n.endswith(("-de", "-fr", "-es", "-ja")) for n in names), tool.id
+
+
+def test_a_job_places_a_code_below_a_migration_wording_and_no_higher_than_alone() -> None:
+    code = "(0x80072746)"
+    migration = _explain(f"The action 'Move' did not complete.\n\nError Code: {code}")
+    job = _explain(
+        f"Error (12700)\nVMM cannot complete the host operation on the HV01 server {code}"
+    )
+    alone = _explain(code)
+    assert migration.diagnosis and job.diagnosis and alone.diagnosis
+    assert migration.diagnosis.cause == job.diagnosis.cause == alone.diagnosis.cause
+    assert job.diagnosis.confidence < migration.diagnosis.confidence
+    assert job.diagnosis.confidence <= alone.diagnosis.confidence

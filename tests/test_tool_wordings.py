@@ -97,6 +97,14 @@ PASTES = [
         "authentication",
         "powershell-error",
     ),
+    # Another cmdlet whose name ends in the same letters: no migration.
+    Paste(
+        "move-vm-remove-vm",
+        "move-vm",
+        "Remove-VM : The operation cannot be performed while the object is in use. (0x800700AA)",
+        None,
+        "powershell-error",
+    ),
     Paste(
         "move-vm-succeeded",
         "move-vm",

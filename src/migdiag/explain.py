@@ -359,11 +359,18 @@ def _code_needles(catalog: Catalog) -> tuple[tuple[str, str], ...]:
 class _Wording:
     tool: Tool
     kind: str
-    norm: str  # normalised like the text it is looked for in
-    compact: str  # and without spaces ("« Déplacer »" is "'Déplacer'")
+    pattern: re.Pattern[str]  # the wording normalised like the text it is looked for in
+    compact: str  # and without spaces ("« Déplacer »" is "'Déplacer'"); "" when unquoted
+
+    @classmethod
+    def of(cls, tool: Tool, kind: str, norm: str) -> _Wording:
+        # A Latin word starts a wording only at a word's start: "Move-VM" is not "Remove-VM".
+        edge = r"(?<![a-z0-9])" if norm[:1].isascii() and norm[:1].isalnum() else ""
+        compact = norm.replace(" ", "") if "'" in norm else ""
+        return cls(tool, kind, re.compile(edge + re.escape(norm)), compact)
 
     def in_text(self, norm: str, compact: str) -> bool:
-        return self.norm in norm or self.compact in compact
+        return bool(self.pattern.search(norm)) or bool(self.compact and self.compact in compact)
 
 
 _WORDINGS: dict[int, tuple[Catalog, tuple[_Wording, ...]]] = {}
@@ -374,7 +381,7 @@ def _tool_wordings(catalog: Catalog) -> tuple[_Wording, ...]:
     entry = _WORDINGS.get(id(catalog))
     if entry is None or entry[0] is not catalog:
         wordings = tuple(
-            _Wording(tool, p.kind, norm, norm.replace(" ", ""))
+            _Wording.of(tool, p.kind, norm)
             for tool in catalog.tools
             for p in tool.wordings
             if (norm := normalise_text(p.text))

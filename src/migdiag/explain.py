@@ -3,8 +3,10 @@
 ``explain_text(text, library, catalog)`` reads any mix of PowerShell error records
 (``Move-VM : ...`` wrapped at the console width, with ``+ CategoryInfo`` blocks), Failover
 Cluster Manager's "The action 'Move' did not complete." dialog, Hyper-V Manager's wizard text,
-and event descriptions pasted without headers.  It extracts every error code, host, VM, VM id,
-event id and known message fragment and runs each signature's ``text:`` rule on that evidence.
+SCVMM job errors and placement ratings, Best Practices Analyzer results (the tools' wording is
+data: ``Catalog.tools``), and event descriptions pasted without headers.  It extracts every
+error code, host, VM, VM id, event id and known message fragment and runs each signature's
+``text:`` rule on that evidence.
 
 Text has no sides, times or event chains, so a text match is capped below what the same
 signature scores on logs (the signature's ``text.confidence``), and says what is missing to be

@@ -231,6 +231,7 @@ def _commands() -> list[tuple[str, ...]]:
         *(("signatures", c) for c in ("list", "show", "catalog", "validate", "test")),
         ("catalog",),
         ("catalog", "import"),
+        ("catalog", "tools"),
     ]
 
 

@@ -69,7 +69,33 @@ class Phrase:
     text: str
     source: str  # windows: Windows' own localised text; rendering: a faithful translation
     confidence: str  # high | medium | low
-    kind: str = ""  # benign wording only: informational | success
+    kind: str = ""  # benign: informational | success; a tool's wording: one of TOOL_KINDS
+
+
+# What a tool's wording tells ``explain`` (``tools:`` in data/phrases.yaml; docs/explain.md):
+#   context   the tool reporting a failed live migration: a code beside it is evidence
+#   job       a failed job of the tool that does not name its operation: a code beside it
+#             names candidates, ranked as a code alone is
+#   advisory  advice or a finished job (a Best Practices Analyzer result): the codes and
+#             sentences of its paragraph are decoys
+#   precheck  a placement rating: no migration was attempted, so its paragraph is a decoy
+#   marker    recognises the tool's output (its shape) and says nothing about a migration
+TOOL_KINDS = ("context", "job", "advisory", "precheck", "marker")
+PHRASE_SOURCES = ("windows", "rendering", "documented")
+PHRASE_CONFIDENCES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool whose output people paste, with the wordings that say what its text means."""
+
+    id: str  # move-vm, hyper-v-manager, failover-cluster-manager, scvmm-job, ...
+    name: str  # what to call it in a report
+    shape: str  # what ``explain`` calls text in its wording (Explanation.shapes), "" for none
+    wordings: tuple[Phrase, ...]  # each Phrase.kind is one of TOOL_KINDS
+
+    def of_kind(self, *kinds: str) -> tuple[Phrase, ...]:
+        return tuple(p for p in self.wordings if p.kind in kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +120,7 @@ class Catalog:
     code_texts: Mapping[str, tuple[Phrase, ...]] = field(default_factory=dict)  # code -> texts
     migration_words: tuple[str, ...] = ()  # words that place a bare code in a live migration
     benign: tuple[Phrase, ...] = ()  # wording that makes a paragraph's codes decoys
+    tools: tuple[Tool, ...] = ()  # the wording of the tools people paste from
     nic_link: tuple[NicLinkRule, ...] = ()
     link_payload: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # state -> words
     destination_codes: frozenset[str] = frozenset()  # only a destination's own failure logs them
@@ -291,6 +318,28 @@ def _phrase(raw: Mapping[str, Any]) -> Phrase:
     )
 
 
+def _tool(tool_id: str, raw: Mapping[str, Any]) -> Tool:
+    wordings = tuple(_phrase(p) for p in raw.get("wordings") or ())
+    for p in wordings:
+        # A wording nobody can act on is a data error: say which, at load time.
+        for value, allowed in (
+            (p.kind, TOOL_KINDS),
+            (p.source, PHRASE_SOURCES),
+            (p.confidence, PHRASE_CONFIDENCES),
+        ):
+            if value not in allowed:
+                raise ValueError(
+                    f"phrases: tools.{tool_id}: {p.text!r}: {value!r} is not one of "
+                    + ", ".join(allowed)
+                )
+    return Tool(
+        id=tool_id,
+        name=str(raw.get("name", tool_id)),
+        shape=str(raw.get("shape", "")),
+        wordings=wordings,
+    )
+
+
 def with_phrases(catalog: Catalog, data: Mapping[str, Any]) -> Catalog:
     """The catalog with the localised wordings of ``data/phrases.yaml``."""
     return replace(
@@ -307,6 +356,7 @@ def with_phrases(catalog: Catalog, data: Mapping[str, Any]) -> Catalog:
             str(w) for words in (data.get("migration_words") or {}).values() for w in words
         ),
         benign=tuple(_phrase(p) for p in data.get("benign") or ()),
+        tools=tuple(_tool(str(k), v) for k, v in (data.get("tools") or {}).items()),
     )
 
 

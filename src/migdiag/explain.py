@@ -3,8 +3,10 @@
 ``explain_text(text, library, catalog)`` reads any mix of PowerShell error records
 (``Move-VM : ...`` wrapped at the console width, with ``+ CategoryInfo`` blocks), Failover
 Cluster Manager's "The action 'Move' did not complete." dialog, Hyper-V Manager's wizard text,
-and event descriptions pasted without headers.  It extracts every error code, host, VM, VM id,
-event id and known message fragment and runs each signature's ``text:`` rule on that evidence.
+SCVMM job errors and placement ratings, Best Practices Analyzer results (the tools' wording is
+data: ``Catalog.tools``), and event descriptions pasted without headers.  It extracts every
+error code, host, VM, VM id, event id and known message fragment and runs each signature's
+``text:`` rule on that evidence.
 
 Text has no sides, times or event chains, so a text match is capped below what the same
 signature scores on logs (the signature's ``text.confidence``), and says what is missing to be
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from migdiag.catalog import Catalog
+from migdiag.catalog import TOOL_KINDS, Catalog, Tool
 from migdiag.diagnose.loader import Library
 from migdiag.diagnose.signature import Signature, TextMatcher
 from migdiag.model import Event, Evidence, Finding, Origin, short_host
@@ -42,9 +44,10 @@ NO_EVIDENCE = "no live-migration evidence found"
 
 # Words that place a bare error code in a live migration (any language where the word stem is
 # the same: Migration, migración, Livemigration).  Without them, a code alone is no evidence.
+# The tools' own wording (Move-VM, Failover Cluster Manager's dialog, SCVMM's errors) is data:
+# ``tools:`` in data/phrases.yaml.
 _CONTEXT = re.compile(
-    r"live[- ]?migrat|move-?vm|virtual machine migration|migration (?:source|destination)"
-    r"|action '(?:move|verschieben|déplacer|mover|sposta)'"
+    r"live[- ]?migrat|virtual machine migration|migration (?:source|destination)"
     r"|migra\w*.{0,80}(?:virtu|\bvm\b|hyper-v|cluster|vmms|\bhost|\bnode|knoten)"
     r"|(?:virtu|\bvm\b|hyper-v|cluster|vmms).{0,80}migra",
     re.IGNORECASE,
@@ -168,6 +171,9 @@ class Explanation:
     # When the diagnosis rests on a code without its sentence: the one check that tells the
     # leading candidates apart.
     question: str | None = None
+    # What the text was recognised as when it reports no failure: a tool's advice or a
+    # placement rating, whose codes are therefore not causes.
+    notes: tuple[str, ...] = ()
 
     @property
     def evidence_found(self) -> bool:
@@ -351,6 +357,48 @@ def _code_needles(catalog: Catalog) -> tuple[tuple[str, str], ...]:
     return entry[1]
 
 
+@dataclass(frozen=True, slots=True)
+class _Wording:
+    tool: Tool
+    kind: str
+    pattern: re.Pattern[str]  # the wording normalised like the text it is looked for in
+    compact: str  # and without spaces ("« Déplacer »" is "'Déplacer'"); "" when unquoted
+
+    @classmethod
+    def of(cls, tool: Tool, kind: str, norm: str) -> _Wording:
+        # A Latin word starts a wording only at a word's start: "Move-VM" is not "Remove-VM".
+        edge = r"(?<![a-z0-9])" if norm[:1].isascii() and norm[:1].isalnum() else ""
+        compact = norm.replace(" ", "") if "'" in norm else ""
+        return cls(tool, kind, re.compile(edge + re.escape(norm)), compact)
+
+    def in_text(self, norm: str, compact: str) -> bool:
+        return bool(self.pattern.search(norm)) or bool(self.compact and self.compact in compact)
+
+
+_WORDINGS: dict[int, tuple[Catalog, tuple[_Wording, ...]]] = {}
+
+
+def _tool_wordings(catalog: Catalog) -> tuple[_Wording, ...]:
+    """Every wording of every tool (``tools:`` in data/phrases.yaml), normalised once."""
+    entry = _WORDINGS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        wordings = tuple(
+            _Wording.of(tool, p.kind, norm)
+            for tool in catalog.tools
+            for p in tool.wordings
+            if (norm := normalise_text(p.text))
+        )
+        entry = _WORDINGS[id(catalog)] = (catalog, wordings)
+    return entry[1]
+
+
+def _tools_in(text: str, catalog: Catalog, *kinds: str) -> tuple[_Wording, ...]:
+    """The tool wordings of these kinds that the text holds."""
+    norm = normalise_text(text)
+    compact = norm.replace(" ", "")
+    return tuple(w for w in _tool_wordings(catalog) if w.kind in kinds and w.in_text(norm, compact))
+
+
 def _event_ids(lines: Iterable[Line]) -> tuple[int, ...]:
     found: dict[int, None] = {}
     for ln in lines:
@@ -409,17 +457,14 @@ def _vm_ids(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _shapes(prepared: _Prepared, text: str) -> tuple[str, ...]:
+def _shapes(prepared: _Prepared, text: str, catalog: Catalog) -> tuple[str, ...]:
     low = normalise_text(text)
     shapes = []
     if prepared.info or prepared.echoes or prepared.commands:
         shapes.append("powershell-error")
-    if ("did not complete" in low and ("the action" in low or "error code" in low)) or (
-        "fehlercode" in low and "nicht abgeschlossen" in low
-    ):
-        shapes.append("cluster-dialog")
-    if "hyper-v manager" in low or "error occurred while attempting to" in low:
-        shapes.append("hyper-v-manager")
+    for w in _tools_in(_tool_text(text, prepared), catalog, *TOOL_KINDS):
+        if w.tool.shape and w.tool.shape not in shapes:
+            shapes.append(w.tool.shape)  # a dialog, job or result in a tool's own wording
     if "log name:" in low and "event id:" in low:
         shapes.append("event-viewer-copy")
     if re.search(r"(?m)^\s*Event\[\d+\]:", text):
@@ -445,7 +490,7 @@ class _Scope:
     all_codes: frozenset[str]
     ids: frozenset[int]
     catalog: Catalog
-    benign: bool  # informational, ignorable or successful: its codes are decoys
+    benign: bool  # informational, ignorable, advisory or a pre-check: its codes are decoys
     success: bool  # it says the migration completed
 
     @classmethod
@@ -470,17 +515,24 @@ class _Scope:
         # Codes are also read from the joined paragraph: a word-wrapped paste may split
         # "(0x8007" and "274C)" only when it was wrapped at the console width (joined before).
         joined = _codes(" ".join(ln.text for ln in lines), catalog)
+        compact = "".join(compacts)
         return cls(
             lines=tuple(lines),
             norm=norm,
-            compact="".join(compacts),
+            compact=compact,
             starts=tuple(starts),
             cstarts=tuple(cstarts),
             codes=tuple(tuple(cs) for cs in per_line),
             all_codes=frozenset(joined) | {c for cs in per_line for c in cs},
             ids=frozenset(_event_ids(lines)),
             catalog=catalog,
-            benign=any(normalise_text(p.text) in norm for p in catalog.benign),
+            benign=any(normalise_text(p.text) in norm for p in catalog.benign)
+            # A tool's advice or placement rating (a BPA result, an SCVMM rating explanation)
+            or any(
+                w.in_text(norm, compact)
+                for w in _tool_wordings(catalog)
+                if w.kind in ("advisory", "precheck")
+            ),
             success=any(
                 normalise_text(p.text) in norm for p in catalog.benign if p.kind == "success"
             ),
@@ -714,11 +766,20 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
     whole = _Scope.of(all_lines, catalog)
     joined = "\n".join(ln.text for ln in all_lines)
     context = _speaks_of_migration(joined, prepared, catalog)
-    alone = not context and _code_alone(joined, whole)
+    # A code alone, or beside a tool's failed job that does not name its operation (SCVMM's
+    # 12700): candidates, ranked lower, with the check that decides.  Such a job is no
+    # migration failure by itself (an ISO that cannot be attached gives the same text): only
+    # causes its code names, never "unknown cause".
+    job = (
+        not context
+        and not _code_alone(joined, whole)
+        and bool(_tools_in(_tool_text(joined, prepared), catalog, "job"))
+    )
+    alone = not context and (job or _code_alone(joined, whole))
     scored: list[_Scored] = []
     fallback: list[_Scored] = []
     for sig in library.signatures:
-        if sig.text is None or not sig.text.one_of:
+        if sig.text is None or not sig.text.one_of or (job and sig.fallback):
             continue
         hit = _best(sig, scopes, context or alone)
         if hit is None:
@@ -752,21 +813,49 @@ def explain_text(text: str, library: Library, catalog: Catalog, source: str = "-
         vm_ids=_vm_ids(joined),
         event_ids=tuple(sorted(whole.ids)),
         missing=missing,
-        shapes=_shapes(prepared, joined),
+        shapes=_shapes(prepared, joined, catalog),
         commands=prepared.commands,
         lines=prepared.physical,
         question=_id_question(by_id) if by_id else _question(ranked),
+        notes=_advice_notes(prepared, catalog),
     )
 
 
+# Why a tool's advisory or rating text yields no cause (kind -> the sentence after its name).
+_ADVICE = {
+    "advisory": "this part is advice or a completed job's information, not a failure report: "
+    "its codes and sentences are not causes.",
+    "precheck": "a rating made before anything moved, not a failed migration: its reasons "
+    "(memory, network, storage on that host) are not causes. If the migration was then "
+    "attempted and failed, paste that job's error.",
+}
+
+
+def _advice_notes(prepared: _Prepared, catalog: Catalog) -> tuple[str, ...]:
+    """One note per tool whose advisory or rating wording a paragraph holds."""
+    notes: dict[str, None] = {}
+    for block in prepared.blocks:
+        text = "\n".join(ln.text for ln in block)
+        for w in _tools_in(text, catalog, *_ADVICE):
+            notes.setdefault(f"{w.tool.name}: {_ADVICE[w.kind]}", None)
+    return tuple(notes)
+
+
+def _tool_text(joined: str, prepared: _Prepared) -> str:
+    """The text with what PowerShell printed around it (the cmdlet of an error record, its
+    echoed command line, its FullyQualifiedErrorId): where a tool's wording is looked for."""
+    return "\n".join((joined, *prepared.commands, *prepared.echoes, *prepared.info))
+
+
 def _speaks_of_migration(joined: str, prepared: _Prepared, catalog: Catalog) -> bool:
-    """Whether the text places its codes in a live migration, in any language we know."""
+    """Whether the text places its codes in a live migration, in any language we know, or in
+    the wording of a tool that reports one (Move-VM, Failover Cluster Manager's Move)."""
     if _CONTEXT.search(joined):
         return True
-    if any("movevm" in i.replace("-", "").lower() for i in prepared.info):
-        return True
     text = normalise_text(joined)
-    return any(normalise_text(w) in text for w in catalog.migration_words)
+    if any(normalise_text(w) in text for w in catalog.migration_words):
+        return True
+    return bool(_tools_in(_tool_text(joined, prepared), catalog, "context"))
 
 
 def _code_alone(joined: str, whole: _Scope) -> bool:

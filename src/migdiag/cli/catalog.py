@@ -1,4 +1,5 @@
-"""``migdiag catalog``: list, show and import the events migdiag knows.
+"""``migdiag catalog``: list, show and import the events migdiag knows; list the tool wordings
+that ``explain`` reads.
 
 Mounted by the main CLI with ``app.add_typer(catalog.app, name="catalog")``.
 Exit codes: 0 fine, 2 bad input (an unreadable metadata dump, an unknown event).
@@ -118,6 +119,60 @@ def show(
     else:
         lines.append("migdiag has no semantics for this event: it is rendered, not interpreted")
     typer.echo("\n".join(_plain(line) for line in lines))
+
+
+@app.command()
+def tools(
+    tool: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TOOL]",
+            help="Only this tool: move-vm, hyper-v-manager, failover-cluster-manager, "
+            "scvmm-job, scvmm-rating, bpa.",
+        ),
+    ] = None,
+    output: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.TABLE,
+) -> None:
+    """The wording of the tools people paste from, as `explain` reads it: one per line, tool,
+    kind, language, source, confidence and text, separated by tabs.
+
+    Kinds: context (a failed live migration: a code beside it is evidence), job (a failed job
+    that names no operation: a code beside it names candidates), advisory (advice or a
+    finished job: its paragraph is a decoy), precheck (a placement rating: no migration was
+    attempted), marker (recognises the tool's text only).  See docs/explain.md.
+    """
+    from migdiag.catalog import default_catalog
+
+    known = default_catalog().tools
+    chosen = [t for t in known if tool is None or t.id == tool]
+    if not chosen:
+        _error(f"no tool {tool!r} (see: migdiag catalog tools)")
+        raise typer.Exit(2)
+    if output is ListFormat.JSON:
+        data = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "shape": t.shape or None,
+                "wordings": [
+                    {
+                        "kind": w.kind,
+                        "lang": w.lang,
+                        "text": w.text,
+                        "source": w.source,
+                        "confidence": w.confidence,
+                    }
+                    for w in t.wordings
+                ],
+            }
+            for t in chosen
+        ]
+        typer.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        return
+    for t in chosen:
+        for w in t.wordings:
+            fields = (t.id, w.kind, w.lang, w.source, w.confidence, w.text)
+            typer.echo("\t".join(_plain(f) for f in fields))
 
 
 @app.command("import")

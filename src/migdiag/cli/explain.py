@@ -103,6 +103,7 @@ def to_json_obj(x: Explanation, source: str) -> dict[str, Any]:
         "event_ids": list(x.event_ids),
         "missing": [_missing_obj(m) for m in x.missing],
         "question": x.question,
+        "notes": list(x.notes),
     }
 
 
@@ -126,6 +127,8 @@ def render_markdown(x: Explanation, source: str) -> str:
     out = [f"# migdiag explain: {_md(source)}", "", f"**{_md(x.verdict)}**", ""]
     if x.question:
         out += [f"The check that decides: {_md(x.question)}", ""]
+    if x.notes:
+        out += [f"> {_md(n)}" for n in x.notes] + [""]
     facts = [
         ("Hosts", x.hosts),
         ("VMs", x.vms),
@@ -192,6 +195,8 @@ def render_terminal(x: Explanation, source: str, color: bool, quiet: bool) -> st
 
     if not x.findings:
         put(x.verdict.capitalize() + ".", "bold")
+    for note in x.notes:
+        put(f"note: {note}", "dim")
     if x.question:
         put(f"The check that decides: {x.question}", "bold")
     for rank, f in enumerate(x.findings, start=1):

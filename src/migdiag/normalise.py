@@ -240,16 +240,26 @@ def normalise(event: Event, catalog: Catalog) -> Event:
     )
 
 
+_NOT = re.compile(r"\b(is|was|does|do|did|could|can|are|were|has|have)n't\b")
+_CANNOT = re.compile(r"\bcan't\b")
+_WONT = re.compile(r"\bwon't\b")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=8192)
 def normalise_text(text: str) -> str:
-    """Text for fragment matching: quotes unified, contractions expanded, whitespace folded."""
+    """Text for fragment matching: quotes unified, contractions expanded, whitespace folded.
+
+    Cached: the same catalog phrases and signature fragments are normalised for every text
+    explained and every migration diagnosed."""
     out = text
     for q in ("“", "”", "‘", "’", "„", "«", "»", "`"):
         out = out.replace(q, "'")
     out = out.replace('"', "'")
-    out = re.sub(r"\b(is|was|does|do|did|could|can|are|were|has|have)n't\b", r"\1 not", out)
-    out = re.sub(r"\bcan't\b", "cannot", out)
-    out = re.sub(r"\bwon't\b", "will not", out)
-    return re.sub(r"\s+", " ", out).strip().lower()
+    out = _NOT.sub(r"\1 not", out)
+    out = _CANNOT.sub("cannot", out)
+    out = _WONT.sub("will not", out)
+    return _SPACES.sub(" ", out).strip().lower()
 
 
 def fragment_variants(fragment: str, catalog: Catalog) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from migdiag.catalog import default_catalog
+from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, default_catalog
 from migdiag.model import Event, InputReport, Origin
 from migdiag.readers import InputSource, ReadStats, keep_all
 from migdiag.readers import evtx as evtx_reader
@@ -201,7 +201,13 @@ def test_needles_are_derived_only_when_they_are_safe() -> None:
     keep = catalog.is_relevant_provider
     needles = evtx_reader.provider_needles(keep)
     payload = evtx_reader.LINK_PAYLOAD_NEEDLES
-    assert needles and all(keep(n) for n in needles if n not in payload)
+    providers = [n for n in needles if n not in payload]
+    # Every relevant provider holds a needle (the skip is safe), and every needle is part of a
+    # relevant provider's name (none is there for nothing); families share one needle.
+    names = [evtx_reader.HYPERV_PROVIDER_PREFIX, *RELEVANT_OTHER_PROVIDERS]
+    assert all(any(n in name for n in providers) for name in names)
+    assert all(any(n in name for name in names) for n in providers)
+    assert len(providers) < len(names)
     # A NIC driver migdiag knows only by its payload keeps its chunk: every payload phrase of
     # the catalog holds one of the payload needles.
     phrases = [w for words in catalog.link_payload.values() for w in words]

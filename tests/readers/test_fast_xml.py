@@ -87,6 +87,20 @@ def test_the_plain_shapes_take_the_fast_path(xml: str) -> None:
     assert event.event_id == 21024 and event.level == 2 and event.record_id == 4711
 
 
+def test_classic_binary_data_takes_the_fast_path() -> None:
+    # NIC drivers and other classic providers end EventData with <Binary>: the payload is
+    # the Data elements alone, as lxml's path reads it.
+    for binary in ("<Binary>0000040002003000</Binary>", "<Binary>\n</Binary>"):
+        xml = EVENT_DATA.replace("  </EventData>", f"    {binary}\n  </EventData>")
+        assert binary in xml
+        event = assert_agrees(xml)
+        assert isinstance(event, Event)
+        assert event.fields == (("VmName", "VM1"), ("", "unnamed"), ("Empty", ""))
+    # Anything else inside EventData still goes to lxml.
+    odd = EVENT_DATA.replace("  </EventData>", "    <Binary>zz</Binary>\n  </EventData>")
+    assert fast_event(odd, ORIGIN) is None
+
+
 def test_fields_keep_names_order_and_empty_values() -> None:
     user = fast_event(BASE, ORIGIN)
     data = fast_event(EVENT_DATA, ORIGIN)

@@ -79,6 +79,9 @@ _DOCUMENT = re.compile(
     + _optional("Security", attrs=f'(?: UserID="{_V}")?')
     + f"</System>{_WS}"
     f'(?:<EventData>(?P<data>(?:{_WS}<Data(?: Name="{_V}")?>{_TEXT}</Data>)*){_WS}'
+    # Classic providers (NIC drivers among them) end their EventData with the raw bytes,
+    # which the payload does not hold (xmlevent reads Data elements only).
+    f"(?:<Binary>[0-9A-Fa-f\\s]*</Binary>{_WS})?"
     f"</EventData>{_WS}"
     f'|<UserData>{_WS}<(?P<box>{_NAME})(?: xmlns="{_URI}")?>'
     f"(?P<user>(?:{_WS}<(?P<u>{_NAME})>{_TEXT}</(?P=u)>)*){_WS}</(?P=box)>{_WS}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import struct
+import sys
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -247,3 +248,26 @@ def test_real_files_agree_both_ways() -> None:
             except InputError as exc:
                 outcomes.append(([], InputReport(path=path.name, format="evtx", error=exc.why)))
         assert outcomes[0] == outcomes[1], path
+
+
+def test_the_needle_automaton_answers_as_a_scan_per_needle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chunk skip searches with ahocorasick-rs when it is installed; without it (a
+    # platform with no wheel) a scan per needle gives the same events and counts.
+    keep = default_catalog().is_relevant_provider
+    needles = evtx_reader.fold_needles(evtx_reader.provider_needles(keep) or ())
+    assert needles
+    texts = [c.translate(evtx_reader._FOLD, b"\0") for c in _chunks(_system_log(MIXED))]
+    texts += [b"", b"xx" + needles[-1], needles[0][:-1], b"microsoft-windows-ndi", b"express"]
+    automaton = evtx_reader._holds_any(needles)
+    assert [automaton(t) for t in texts] == [any(n in t for n in needles) for t in texts]
+    path = tmp_path / "System.evtx"
+    path.write_bytes(_system_log(MIXED))
+    with_automaton = _read(path, skip=True)
+    evtx_reader._holds_any.cache_clear()
+    monkeypatch.setitem(sys.modules, "ahocorasick_rs", None)  # import fails: the fallback
+    try:
+        assert _read(path, skip=True) == with_automaton
+    finally:
+        evtx_reader._holds_any.cache_clear()

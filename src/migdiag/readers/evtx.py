@@ -23,7 +23,8 @@ import io
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from typing import Any, BinaryIO
 
 from migdiag.catalog import KEPT_IDS, RELEVANT_OTHER_PROVIDERS, Catalog
@@ -232,11 +233,25 @@ def skippable_chunk(chunk: bytes, needles: tuple[bytes, ...]) -> int | None:
         return None
     if zlib.crc32(view[CHUNK_HEADER_SIZE:free]) != data_crc:
         return None
-    text = chunk.translate(_FOLD, b"\0")
-    for needle in needles:
-        if needle in text:
-            return None
+    if _holds_any(needles)(chunk.translate(_FOLD, b"\0")):
+        return None
     return count
+
+
+@cache
+def _holds_any(needles: tuple[bytes, ...]) -> Callable[[bytes], bool]:
+    """Whether a folded chunk holds one of ``needles``: one pass of an Aho-Corasick automaton
+    (the Rust ``ahocorasick-rs``, ~20x faster than a scan per needle with 16 needles: the
+    skip test was 40 % of reading a fleet's System logs), else a scan per needle."""
+    try:
+        import ahocorasick_rs
+    except ImportError:  # a platform without its wheel: the same answer, slower
+        return lambda text: any(needle in text for needle in needles)
+    # Leftmost matching lets the automaton use its SIMD prefilter; any match will do.
+    automaton = ahocorasick_rs.BytesAhoCorasick(
+        list(needles), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
+    )
+    return lambda text: bool(automaton.find_matches_as_indexes(text))
 
 
 class _RelevantChunks:

@@ -175,12 +175,13 @@ def _read(
     paths: Sequence[str],
     options: Options,
     progress: Progress | None,
-    while_waiting: Callable[[], None] | None = None,
+    while_waiting: Callable[[Sequence[InputSource]], None] | None = None,
 ) -> tuple[list[InputReport], list[Event], dict[str, tuple[str, bool]], list[str], list[Snapshot]]:
     sources, refused = expand(paths)
     sources = sorted(sources, key=lambda s: s.name)
     named = frozenset(str(Path(p)) for p in paths) | frozenset(paths)
-    results = _read_all(sources, named, options, progress, while_waiting)
+    side = (lambda: while_waiting(sources)) if while_waiting is not None else None
+    results = _read_all(sources, named, options, progress, side)
     # Local-time exports of a host whose UTC inputs hold the same records: take its offset
     # from them (readers/offset_inference.py) before duplicates are told apart by time.
     raw, notes = infer_offsets([e for r in results for e in r.events], options.time)
@@ -288,12 +289,21 @@ def _configuration(
     return judge(snapshots, bad)
 
 
-def _import_analysis_steps() -> None:
-    # Correlation and diagnosis bring networkx and the signature matcher (~0.2 s to import).
-    # Imported here while worker processes read the files, instead of before or after the
-    # reading: the workers were forked without them, and this process is otherwise idle.
+# Inputs from this size on are a fleet's: many migrations, so drains to group (pandas).
+_FLEET_BYTES = 64 * 1024 * 1024
+
+
+def _import_analysis_steps(sources: Sequence[InputSource]) -> None:
+    # Correlation and diagnosis bring the signature matcher (~0.1 s to import).  Imported
+    # here while worker processes read the files, instead of before or after the reading:
+    # the workers were forked without them, and this process is otherwise idle.
     import migdiag.correlate
     import migdiag.diagnose.rank  # noqa: F401
+
+    if sum(_size(s) for s in sources) >= _FLEET_BYTES:
+        # pandas (~0.4 s to import) groups the drains after correlation; a fleet's reading
+        # takes seconds, and an import overlapped with it is off the serial tail.
+        import pandas  # noqa: F401
 
 
 class _ContextIndex:

@@ -20,13 +20,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from migdiag.catalog import default_catalog
 from migdiag.model import Drain, DrainMember, Event, Migration, Outcome, SpeedFacts, short_host
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 DRAIN_GAP = timedelta(seconds=60)
 MIGRATION_LIMIT_CODE = "0x800700AA"  # E_BUSY: more migrations than the host allows at once
@@ -171,22 +167,24 @@ def _ended(m: Migration) -> datetime:
     return max(t for t in m.corrected_times if t <= first + _TAIL)
 
 
-def _steps(members: Sequence[DrainMember]) -> pd.Series[int]:
+def _steps(members: Sequence[DrainMember]) -> list[tuple[datetime, int]]:
     """Running migrations over time: the count from each change on (ends before starts when
-    they coincide, so that back-to-back moves on one slot do not count as two)."""
-    import pandas as pd
+    they coincide, so that back-to-back moves on one slot do not count as two).
 
-    changes = pd.DataFrame(
-        {
-            "time": [m.transfer_started for m in members] + [m.ended for m in members],
-            "delta": [1] * len(members) + [-1] * len(members),
-        }
-    ).sort_values(["time", "delta"], kind="stable")
-    running = changes.groupby("time", sort=True)["delta"].sum().cumsum()
-    return running.astype(int)
+    A drain is a handful of migrations: plain sorting, not a DataFrame per drain (pandas
+    cost ~3 ms a drain in overhead, 0.8 s over a 250-drain fleet)."""
+    changes = sorted([(m.transfer_started, 1) for m in members] + [(m.ended, -1) for m in members])
+    running = 0
+    counts: dict[datetime, int] = {}
+    for time, delta in changes:
+        running += delta
+        counts[time] = running  # the count once every change at this time is applied
+    return list(counts.items())
 
 
-def _effective_concurrency(steps: pd.Series[int], members: Sequence[DrainMember]) -> list[float]:
+def _effective_concurrency(
+    steps: Sequence[tuple[datetime, int]], members: Sequence[DrainMember]
+) -> list[float]:
     """Each migration's effective concurrency: the harmonic mean of the running count over
     its transfer, time-weighted.  A migration sharing a full link gets ``1/k`` of it while
     ``k`` run, so this is the ``k`` that gives the share it had on average (an arithmetic
@@ -196,11 +194,11 @@ def _effective_concurrency(steps: pd.Series[int], members: Sequence[DrainMember]
     (a loop over steps per migration is quadratic in a fleet-sized drain)."""
     import numpy as np
 
-    if not len(steps):
+    if not steps:
         return [1.0] * len(members)
-    origin = steps.index[0]
-    at = np.asarray((steps.index - origin).total_seconds(), dtype=float)
-    running = steps.to_numpy().astype(float)
+    origin = steps[0][0]
+    at = np.array([(t - origin).total_seconds() for t, _ in steps], dtype=float)
+    running = np.array([n for _, n in steps], dtype=float)
     inverse = np.divide(1.0, running, out=np.zeros_like(running), where=running > 0)
     # integral[i]: the integral of 1/k from the first change to change i.
     integral = np.concatenate(([0.0], np.cumsum(inverse[:-1] * np.diff(at))))
@@ -233,8 +231,6 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
 def _drain(source: str, members: list[DrainMember], facts: SpeedFacts | None) -> Drain:
     from dataclasses import replace
 
-    import pandas as pd
-
     from migdiag.speed import evaluate
 
     members.sort(key=lambda m: (m.transfer_started, m.migration_id))
@@ -259,11 +255,8 @@ def _drain(source: str, members: list[DrainMember], facts: SpeedFacts | None) ->
         start=start,
         end=end,
         members=tuple(members),
-        max_concurrent=int(steps.max()) if len(steps) else 1,
-        concurrency=tuple(
-            (t.to_pydatetime(), int(n))
-            for t, n in zip(pd.DatetimeIndex(steps.index), steps.to_numpy(), strict=True)
-        ),
+        max_concurrent=max((n for _, n in steps), default=1),
+        concurrency=tuple(steps),
         median_duration_s=_quantile(durations, 0.5),
         p95_duration_s=_quantile(durations, 0.95),
         median_blackout_s=_quantile(blackouts, 0.5),

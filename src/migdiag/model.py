@@ -49,11 +49,15 @@ LEVEL_BY_NUMBER: dict[int, Level] = {
     4: Level.INFORMATION,
     5: Level.VERBOSE,
 }
+# The same as plain strings: a report asks every event for its level name, and an enum's
+# ``.value`` is a descriptor call (a tenth of rendering a fleet's JSON).
+_LEVEL_NAMES: dict[int, str] = {n: str(level.value) for n, level in LEVEL_BY_NUMBER.items()}
 
 
 @lru_cache(
     maxsize=4096
 )  # a run sees a handful of hosts, asked about hundreds of thousands of times
+@lru_cache(maxsize=1024)  # a bundle names a few hosts, asked for millions of times
 def short_host(host: str) -> str:
     """The host's short name, upper-cased: ``srv1.blog.com`` and ``SRV1`` are one host."""
     return host.strip().split(".", 1)[0].upper()
@@ -126,7 +130,7 @@ class Event:
 
     @property
     def level_name(self) -> str:
-        return LEVEL_BY_NUMBER.get(self.level, Level.INFORMATION).value
+        return _LEVEL_NAMES.get(self.level, "Information")
 
     def param(self, n: int) -> str | None:
         """The ``%n`` insertion (1-based), by position."""

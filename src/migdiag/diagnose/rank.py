@@ -17,7 +17,16 @@ from migdiag.diagnose.match import (
     known_sentences,
 )
 from migdiag.diagnose.signature import Signature, Step
-from migdiag.model import Event, Evidence, Finding, Migration, MigrationResult, Outcome, Side
+from migdiag.model import (
+    Event,
+    Evidence,
+    Finding,
+    Migration,
+    MigrationResult,
+    Outcome,
+    Side,
+    short_host,
+)
 
 # What to collect when nothing explains a failure (reference section 8, "Data collection").
 COLLECT_NEXT = (
@@ -222,7 +231,8 @@ def diagnose(
     plans = _plans(library, catalog)[migration.outcome]
     matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
-    supplied = frozenset(e.short_host for e in context)
+    # The few distinct host names first: a fleet's context is hundreds of events per attempt.
+    supplied = frozenset(short_host(h) for h in {e.host for e in context})
     if migration.outcome is Outcome.FAILED:
         # A failed attempt's cause is why it failed: a speed finding (many migrations at
         # once) may explain slowness, never the failure, so it goes to the differential.

@@ -276,7 +276,9 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
     print(f"\nanalyze (--jobs {jobs}) / bare parse with {jobs} processes, throughput: {fair:.2f}")
     print(f"analyze (--jobs {jobs}) / bare parse in one process, throughput: {ratio:.2f}")
     print(f"speed-up 1 -> {jobs} jobs: {speedup:.2f}x; outputs identical: {identical}")
+    stages = stage_profile([str(where)], jobs)
     return {
+        "stages_s": stages,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "size": size_name,
@@ -403,6 +405,18 @@ def _migdiag(*args: str) -> list[str]:
     return [sys.executable, "-m", "migdiag", *args]
 
 
+def stage_profile(paths: Sequence[str], jobs: int) -> dict[str, float]:
+    """One analyze, in a process of its own, timed stage by stage (benchmarks/stages.py)."""
+    result = run([sys.executable, str(HERE / "stages.py"), str(jobs), *paths])
+    seconds: dict[str, float] = json.loads(result.stdout)["seconds"]
+    total = seconds["total"]
+    print(f"\nwhere one analyze --jobs {jobs} spends its time (one run, start-up included):")
+    for stage, value in seconds.items():
+        share = "" if stage == "total" else f"{100 * value / total:5.1f} %"
+        print(f"  {stage:18s} {value:7.3f} s {share}")
+    return seconds
+
+
 def startup_benchmark(out: Path, runs: int) -> dict[str, object]:
     small = ROOT / "sample_logs" / "seed-mtu-reset" / "SRV1"
     evtx = sorted(small.glob("*VMMS-Admin.evtx"))[0]
@@ -470,7 +484,9 @@ def corpus_benchmark(out: Path, runs: int, jobs: int) -> dict[str, object]:
         print(f"  {label:14s} past start-up {seconds:7.3f} s  ({total / 1e6 / seconds:6.1f} MB/s)")
     print(f"analyze (--jobs {jobs}) / bare parse with {jobs} processes, past start-up: {fair:.2f}")
     print(f"analyze (--jobs {jobs}) / bare parse in one process, past start-up: {single:.2f}")
+    stages = stage_profile(names, jobs)
     return {
+        "stages_s": stages,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "files": len(files),

@@ -548,3 +548,19 @@ def test_without_the_sources_hyper_v_logs_a_vms_segments_are_still_one_attempt()
     assert {e.short_host for e in events if e.vm_name} == {"HV01", "HV02"}
     (m,) = correlate(events).migrations
     assert {e.short_host for e in m.events} == {"HV01", "HV02"}
+
+
+def test_one_pair_of_hosts_chains_as_the_graph_would() -> None:
+    # Two hosts (the usual case) are chained without networkx; the answer is the graph's.
+    import networkx as nx
+
+    from migdiag.correlate import chain_hosts
+
+    for counts in ({"HV01": 5, "HV02": 9}, {"HV01": 9, "HV02": 5}, {"HV01": 4, "HV02": 4}):
+        graph = nx.Graph([("HV01", "HV02")])
+        reference = max(sorted(graph), key=lambda h: counts[h])
+        expected = [(reference, p, c) for p, c in nx.bfs_edges(graph, reference)]
+        assert chain_hosts([("HV01", "HV02")], counts) == expected
+    # Three hosts in a chain: every host reached once, from the busiest.
+    chained = chain_hosts([("A", "B"), ("B", "C")], {"A": 1, "B": 5, "C": 2})
+    assert {c for _, _, c in chained} == {"A", "C"} and {r for r, _, _ in chained} == {"B"}

@@ -1,6 +1,6 @@
 """Events -> migration attempts, joined across the source and destination hosts.
 
-How (the only module that imports networkx, and only when there are host pairs to chain):
+How (the only module that imports networkx, and only when three or more hosts are chained):
 
 1. **One host at a time.**  Events that name a VM (id, or name mapped to an id) are grouped
    per VM and per host and walked in that host's time order, so that clock skew cannot
@@ -9,14 +9,15 @@ How (the only module that imports networkx, and only when there are host pairs t
    failure), after a quiet quarter hour, or where a second start of the same kind arrives.
    (A dict groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a
    1 GB fleet bundle.  pandas stays where it earns its keep: the table behind
-   ``migdiag events``.)
+   ``migdiag events`` and the grouping of drains.)
 2. **Clock skew** per host pair comes from segments of one VM on two hosts whose raw times
    lie within three times the skew tolerance: the destination's start (21306) follows the source's
    (21300), so it bounds the skew from above; the destination's end (21307) precedes the
    source's (21301), so it bounds it from below; the two "failed at" events (21024/21026)
    are about simultaneous.  The estimate is the middle of the bounds, so the normal delay
    between two hosts' events does not read as skew; when the bounds hold zero the clocks
-   agree.  Offsets are chained across hosts over a networkx graph of hosts.
+   agree.  Offsets are chained across hosts over a networkx graph of hosts (one pair of
+   hosts, the usual case, needs no graph: ``chain_hosts``).
 3. **Segments are joined** into attempts on corrected time: the source segment (the host
    that logged the start) takes each other host's segment of the same VM that overlaps it,
    allowing the skew tolerance for clocks no estimate could correct.
@@ -37,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -532,37 +533,54 @@ def _estimate_skew(
                 lower.append(diff)
     if not bounds:
         return [], {}
-    # Imported here, the one place that walks a graph: ~0.1 s that an analysis of one host's
-    # logs (no pair of hosts to chain) never pays.
-    import networkx as nx
-
-    hosts = nx.Graph()
+    edges: dict[tuple[str, str], tuple[float, float, int]] = {}
     for (a, b), (upper, lower, points) in sorted(bounds.items()):
         estimate, uncertainty = _combine(upper, lower, points)
-        n = len(upper) + len(lower) + len(points)
-        hosts.add_edge(a, b, diff=estimate, uncertainty=uncertainty, n=n)
+        edges[(a, b)] = (estimate, uncertainty, len(upper) + len(lower) + len(points))
     counts = Counter(facts.hosts)
     offsets: dict[str, float] = {}
     estimates: list[SkewEstimate] = []
-    for component in sorted(nx.connected_components(hosts), key=lambda c: sorted(c)):
-        reference = max(sorted(component), key=lambda h: counts[h])
-        offsets[reference] = 0.0
-        for parent, child in nx.bfs_edges(hosts, reference):
-            data = hosts.edges[parent, child]
-            diff = data["diff"] if parent < child else -data["diff"]
-            # child clock = parent clock + diff  ->  add -(offset) to child times
-            offsets[child] = offsets[parent] - diff
-            estimates.append(
-                SkewEstimate(
-                    host=child,
-                    reference=reference,
-                    offset_s=round(offsets[child], 3),
-                    samples=data["n"],
-                    uncertainty_s=round(data["uncertainty"], 3),
-                )
+    for reference, parent, child in chain_hosts(list(edges), counts):
+        offsets.setdefault(reference, 0.0)
+        estimate, uncertainty, n = edges[(parent, child) if parent < child else (child, parent)]
+        diff = estimate if parent < child else -estimate
+        # child clock = parent clock + diff  ->  add -(offset) to child times
+        offsets[child] = offsets[parent] - diff
+        estimates.append(
+            SkewEstimate(
+                host=child,
+                reference=reference,
+                offset_s=round(offsets[child], 3),
+                samples=n,
+                uncertainty_s=round(uncertainty, 3),
             )
+        )
     estimates.sort(key=lambda s: (s.reference, s.host))
     return estimates, offsets
+
+
+def chain_hosts(
+    pairs: Sequence[tuple[str, str]], counts: Mapping[str, int]
+) -> list[tuple[str, str, str]]:
+    """How clocks are chained: ``(reference, parent, child)`` for every host reached, group
+    by group of connected hosts, breadth-first from each group's reference (the host with the
+    most events; the first by name on a tie).  ``pairs`` are ``(a, b)`` with ``a < b``.
+
+    Over a networkx graph of the hosts; the usual case, one pair of hosts (a source and a
+    destination), needs no graph, and networkx (~0.1 s to import) is not imported for it."""
+    if len(pairs) == 1:
+        [(a, b)] = pairs
+        reference = max((a, b), key=lambda h: counts[h])
+        return [(reference, reference, b if reference == a else a)]
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_edges_from(pairs)
+    chained: list[tuple[str, str, str]] = []
+    for component in sorted(nx.connected_components(graph), key=lambda c: sorted(c)):
+        reference = max(sorted(component), key=lambda h: counts[h])
+        chained += [(reference, p, c) for p, c in nx.bfs_edges(graph, reference)]
+    return chained
 
 
 def _combine(upper: list[float], lower: list[float], points: list[float]) -> tuple[float, float]:

@@ -1,0 +1,67 @@
+"""Where one ``migdiag analyze`` spends its wall time, stage by stage (issue #16: measure
+first).  Run by ``benchmarks/run.py`` in a process of its own, start-up included:
+
+    python benchmarks/stages.py JOBS PATH...
+
+prints one JSON object: seconds per stage.  Stages are timed by wrapping the library's own
+steps (nothing is reimplemented): start-up is importing the command's modules; reading
+includes the worker processes and the parent's side imports that overlap them; the rest is
+the serial tail in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+STARTED = time.perf_counter()
+
+import migdiag.cli  # noqa: E402, F401 - what `migdiag analyze` imports before any work
+from migdiag import api  # noqa: E402
+
+IMPORTED = time.perf_counter()
+SECONDS: dict[str, float] = {"start-up": IMPORTED - STARTED}
+
+
+def _timed(stage: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            SECONDS[stage] = SECONDS.get(stage, 0.0) + time.perf_counter() - start
+
+    return wrapper
+
+
+def main(jobs: int, paths: list[str]) -> None:
+    # The steps api._analyze imports when it runs: imported here, so their import time is
+    # a stage of its own rather than hidden in the first call.
+    start = time.perf_counter()
+    import migdiag.correlate as correlate_module
+    import migdiag.diagnose.rank as rank_module
+    import migdiag.drains as drains_module
+    from migdiag.report import RENDERERS, RenderOptions
+
+    SECONDS["analysis imports"] = time.perf_counter() - start
+    api._read = _timed("read (workers)", api._read)
+    correlate_module.correlate = _timed("correlate", correlate_module.correlate)
+    rank_module.diagnose = _timed("diagnose", rank_module.diagnose)
+    drains_module.find_drains = _timed("drains", drains_module.find_drains)
+    start = time.perf_counter()
+    analysis = api.analyze(paths, api.Options(jobs=jobs))
+    total = time.perf_counter() - start
+    named = sum(v for k, v in SECONDS.items() if k not in ("start-up", "analysis imports"))
+    SECONDS["other analysis"] = total - named
+    start = time.perf_counter()
+    text = RENDERERS["json"](analysis, RenderOptions())
+    SECONDS["render json"] = time.perf_counter() - start
+    SECONDS["total"] = time.perf_counter() - STARTED
+    print(json.dumps({"seconds": SECONDS, "json_bytes": len(text.encode())}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2:])

@@ -108,4 +108,5 @@ def random_spec(rng: random.Random, seed: int) -> DrainSpec:
     # Half the time the failures are among the first VMs, which all start in the same second.
     pool = range(min(vms, parallel)) if rng.random() < 0.5 else range(vms)
     failures = tuple((rng.choice(pool), rng.choice(modes())) for _ in range(count))
-    return DrainSpec(hosts, parallel, vms, offsets, failures, seed)
+    # Execution ids as hosts write them, or none that tell attempts apart: half each.
+    return DrainSpec(hosts, parallel, vms, offsets, failures, seed, rng.random() < 0.5)

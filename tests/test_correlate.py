@@ -355,8 +355,14 @@ def test_issue13_an_anonymous_error_never_joins_a_vm_that_logged_its_success() -
     assert {e.event_id for e in result.unattached} == {22038, 22040}
 
 
+def _without_execution(events: list[Event]) -> list[Event]:
+    """The events as an export without process and thread ids (copy-as-text, CSV)."""
+    return [replace(e, process_id=None, thread_id=None) for e in events]
+
+
 def test_issue13_failures_in_one_second_are_each_given_the_error_with_an_ambiguity_note() -> None:
-    result = correlate(drain_of(4, 4, {"VM01": "connection-reset", "VM02": "connection-reset"}))
+    both = drain_of(4, 4, {"VM01": "connection-reset", "VM02": "connection-reset"})
+    result = correlate(_without_execution(both))
     failed = {m.vm_name: m for m in result.migrations if m.outcome is Outcome.FAILED}
     assert sorted(failed) == ["VM01", "VM02"]
     assert any("also fit VM02" in note for note in failed["VM01"].ambiguities)
@@ -509,10 +515,34 @@ def test_issue13_the_worker_process_tells_two_failures_of_one_second_apart() -> 
     assert holders == ["VM01", "VM02"]
 
 
+def test_issue13_the_operation_thread_tells_failures_of_one_second_apart() -> None:
+    # As hosts log them, the 22038/22040 that name no VM come from the VMMS thread of their
+    # own migration: each failure gets its own, with no ambiguity left to report.
+    events = drain_of(4, 4, {"VM01": "connection-reset", "VM02": "connection-reset"})
+    result = correlate(events)
+    failed = {m.vm_name: m for m in result.migrations if m.outcome is Outcome.FAILED}
+    assert sorted(failed) == ["VM01", "VM02"]
+    for name, m in failed.items():
+        anonymous = [e for e in m.events if e.vm_name is None and e.event_id in (22038, 22040)]
+        # The source's send failure and reset, the destination's receive failure.
+        assert sorted((e.short_host, e.event_id) for e in anonymous) == [
+            ("HV01", 22038),
+            ("HV01", 22040),
+            ("HV02", 22040),
+        ], name
+        for e in anonymous:
+            own = {o.thread_id for o in m.events if o.vm_name and o.short_host == e.short_host}
+            assert e.thread_id in own, (name, e)
+        assert m.ambiguities == (), name
+
+
 def test_issue13_the_ambiguity_note_is_in_every_report(tmp_path: Path) -> None:
     scenario = {
         "name": "two-at-once",
         "start": "2024-05-14T09:00:00Z",
+        # One process and thread per provider: nothing in the records tells the two
+        # failures' anonymous events apart, so they fit both attempts alike.
+        "execution_ids": False,
         "hosts": HOSTS,
         "vms": [vm(1), vm(2)],
         "steps": [

@@ -23,6 +23,9 @@ class DrainSpec:
     offsets: tuple[float, ...]  # each host's clock minus true time, seconds (HV01 first)
     failures: tuple[tuple[int, str], ...]  # (VM number, failure mode of synth/failures.yaml)
     seed: int = 1
+    # Execution ids as hosts write them (they tell apart failures of one second); False:
+    # ids that tell nothing apart, so attribution rests on time, codes and peers alone.
+    execution_ids: bool = True
 
     def vm_name(self, number: int) -> str:
         return f"VM{number:03d}"
@@ -75,6 +78,7 @@ def drain_scenario(spec: DrainSpec) -> dict[str, Any]:
         "name": f"drain-{spec.seed}",
         "start": START,
         "seed": spec.seed,
+        "execution_ids": spec.execution_ids,
         "hosts": hosts,
         "vms": vms,
         "steps": steps,

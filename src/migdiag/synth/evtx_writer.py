@@ -269,7 +269,9 @@ class _FileWriter:
         payload_size_at = len(buf) - 4
         buf += _SYSTEM_VALUES.pack(
             event.level, 0, 0, event.event_id, _KEYWORDS, filetime,
-            provider.process_id, provider.thread_id, record_id, 0,
+            provider.process_id if event.process_id is None else event.process_id,
+            provider.thread_id if event.thread_id is None else event.thread_id,
+            record_id, 0,
         )  # fmt: skip
         buf += _LOCAL_SYSTEM_SID
         buf += provider.name

@@ -54,6 +54,10 @@ class Scenario:
     steps: tuple[Mapping[str, Any], ...]
     payload_style: str = "positional"  # or "named" (newer builds' element names)
     seed: int = 1
+    # Execution ids as hosts write them (a Worker process per VM, a VMMS thread per
+    # operation); False: one process and thread per provider, which tell nothing apart
+    # (as when the ids are lost, or a test needs events that fit two attempts alike).
+    execution_ids: bool = True
 
 
 @dataclass(slots=True)
@@ -63,8 +67,20 @@ class _Emitter:
     scenario: Scenario
     catalog: Catalog
     events: list[
-        tuple[datetime, str, str, int, int, tuple[tuple[str, str], ...], str, str | None]
+        tuple[
+            datetime,
+            str,
+            str,
+            int,
+            int,
+            tuple[tuple[str, str], ...],
+            str,
+            str | None,
+            tuple[int | None, int | None],
+        ]
     ] = field(default_factory=list)
+    # The migration attempt being emitted (VM id, start, source host), for Execution ids.
+    attempt: tuple[str, str, str] | None = None
 
     def host(self, name: str) -> Host:
         for host in self.scenario.hosts:
@@ -94,8 +110,39 @@ class _Emitter:
             names = [""] * len(params)  # EventData/Data without names, positional
         fields = tuple(zip(names, params, strict=True))
         self.events.append(
-            (logged, h.fqdn, spec.channel, event_id, spec.level, fields, provider, None)
+            (
+                logged,
+                h.fqdn,
+                spec.channel,
+                event_id,
+                spec.level,
+                fields,
+                provider,
+                None,
+                self._execution(h, log),
+            )
         )
+
+    def _execution(self, host: Host, log: str) -> tuple[int | None, int | None]:
+        """The record's (process id, thread id), as a real host writes them: each VM has its
+        own Worker process (vmwp.exe) on each host, so an attempt's Worker events share a
+        process that no other VM's do; VMMS and the cluster's resource host are one process
+        per host, and the events of one operation come from one thread.  Outside a
+        migration, None: the EVTX writer gives each provider a fixed pair."""
+        if not self.scenario.execution_ids or self.attempt is None:
+            return None, None
+        if log not in ("worker", "vmms", "ha"):
+            return None, None
+        vm_id, start, source = self.attempt
+        operation = zlib.crc32(f"{host.name}|{log}|{vm_id}|{start}".encode())
+        # Windows process and thread ids are multiples of 4.
+        thread = 4 * (8192 + operation % 8192)
+        if log == "worker":
+            # The source runs the VM in the worker it has had since it started there (a retry
+            # shares it); the destination starts a new one for each incoming migration.
+            process = f"{vm_id}" if host.name.upper() == source.upper() else f"{vm_id}|{start}"
+            return 4 * (1 + zlib.crc32(f"{host.name}|vmwp|{process}".encode()) % 4096), thread
+        return 4 * (1 + zlib.crc32(f"{host.name}|{log}".encode()) % 4096), thread
 
 
 def _address(host: Host) -> str:
@@ -127,6 +174,14 @@ def _at(scenario: Scenario, value: Any) -> datetime:
 
 
 def _migrate(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> None:
+    em.attempt = (vm.id, start.isoformat(), str(step["from"]))
+    try:
+        _migrate_events(em, step, vm, start)
+    finally:
+        em.attempt = None
+
+
+def _migrate_events(em: _Emitter, step: Mapping[str, Any], vm: Vm, start: datetime) -> None:
     sc = em.scenario
     src, dst = em.host(str(step["from"])), em.host(str(step["to"]))
     rng = _stable_rng(sc.seed, vm.name, start.isoformat())
@@ -380,7 +435,7 @@ def expand(scenario: Scenario, catalog: Catalog | None = None) -> list[Event]:
     em.events.sort(key=lambda e: (e[1], e[2], e[0], e[3]))
     out: list[Event] = []
     record_ids: dict[tuple[str, str], int] = {}
-    for logged, fqdn, channel, event_id, level, fields, provider, message in em.events:
+    for logged, fqdn, channel, event_id, level, fields, provider, message, execution in em.events:
         key = (fqdn, channel)
         record_ids[key] = record_ids.get(key, 0) + 1
         out.append(
@@ -395,6 +450,8 @@ def expand(scenario: Scenario, catalog: Catalog | None = None) -> list[Event]:
                 fields=fields,
                 message=message,
                 origin=Origin(path=f"scenario:{scenario.name}", format="synth"),
+                process_id=execution[0],
+                thread_id=execution[1],
             )
         )
     return out
@@ -431,6 +488,7 @@ def _single(em: _Emitter, body: Mapping[str, Any]) -> None:
             fields,
             provider,
             message,
+            (None, None),
         )
     )
 
@@ -466,6 +524,7 @@ def parse_scenario(data: Mapping[str, Any], name: str = "scenario") -> Scenario:
             steps=tuple(data.get("steps", [])),
             payload_style=str(data.get("payload_style", "positional")),
             seed=int(data.get("seed", 1)),
+            execution_ids=bool(data.get("execution_ids", True)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"{name}: invalid scenario ({exc})") from exc

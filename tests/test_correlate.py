@@ -584,7 +584,7 @@ def test_one_pair_of_hosts_chains_as_the_graph_would() -> None:
     # Two hosts (the usual case) are chained without networkx; the answer is the graph's.
     import networkx as nx
 
-    from migdiag.correlate import chain_hosts
+    from migdiag.correlate.skew import chain_hosts
 
     for counts in ({"HV01": 5, "HV02": 9}, {"HV01": 9, "HV02": 5}, {"HV01": 4, "HV02": 4}):
         graph = nx.Graph([("HV01", "HV02")])

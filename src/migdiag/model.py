@@ -353,6 +353,9 @@ class ConfigFinding:
     explanation: str
     checks: tuple[str, ...]
     remediation: tuple[str, ...]
+    # The migration role in which these hosts' configuration causes ``cause`` (a host that
+    # does not listen refuses migrations as their destination); None: either role.
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

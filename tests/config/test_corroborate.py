@@ -78,3 +78,39 @@ def test_hostile_snapshot_text_is_shown_inert(tmp_path: Path) -> None:
     values = {e["value"] for f in doc["configuration"]["findings"] for e in f["evidence"]}
     assert any(v.startswith("<img src=x") for v in values)  # JSON keeps it verbatim
     assert dataclasses.is_dataclass(analysis.configuration)
+
+
+def _refused_with_snapshots(tmp_path: Path, disabled_on: str | None) -> MigrationResult:
+    """A connection refused HV01 -> HV02 (its signature case), with both hosts' snapshots;
+    live migration disabled on ``disabled_on``."""
+    import yaml
+
+    from migdiag.synth import synthesize
+    from migdiag.synth.scenario import parse_scenario
+
+    case = ROOT / "tests" / "signatures" / "connection-refused" / "positive.yaml"
+    data = yaml.safe_load(case.read_text(encoding="utf-8"))
+    data.pop("expect")
+    synthesize(parse_scenario(data), tmp_path / "logs")
+    for host in ("HV01", "HV02"):
+        snaps = host_snapshots(host, migration_enabled=host != disabled_on)
+        write_host(tmp_path / "config", host, snaps)
+    analysis = analyze([str(tmp_path / "logs"), str(tmp_path / "config")], Options(jobs=1))
+    (result,) = analysis.results
+    assert result.diagnosis is not None and result.diagnosis.cause == "connection-refused"
+    held = {f.id for f in analysis.configuration.findings}
+    assert ("migration-disabled" in held) == (disabled_on is not None)
+    return result
+
+
+def test_a_destination_rule_corroborates_only_the_destination(tmp_path: Path) -> None:
+    # Migration disabled on the destination explains the refusal; disabled on the source
+    # (which did connect, and was refused) says nothing about it.
+    plain = _refused_with_snapshots(tmp_path / "none", None).diagnosis
+    on_destination = _refused_with_snapshots(tmp_path / "dst", "HV02").diagnosis
+    on_source = _refused_with_snapshots(tmp_path / "src", "HV01").diagnosis
+    assert plain is not None and on_destination is not None and on_source is not None
+    assert on_destination.confidence == round(min(1.0, plain.confidence + RAISE), 4)
+    assert any("migration-disabled" in n for n in on_destination.notes)
+    assert on_source.confidence == plain.confidence
+    assert not any("migration-disabled" in n for n in on_source.notes)

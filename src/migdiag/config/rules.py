@@ -75,6 +75,7 @@ class ConfigRule:
     checks: tuple[str, ...]
     remediation: tuple[str, ...]
     path: str
+    role: str | None = None  # scope host: "source" | "destination", else either
 
 
 def _steps(items: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
@@ -121,6 +122,8 @@ def load_rule(path: Path) -> tuple[ConfigRule | None, list[str]]:
             located.append((doc.line(("test",)), f"scope {scope} does not take this test"))
         if "spread" in test and "above" not in test:
             located.append((doc.line(("test",)), "spread needs above"))
+        if "role" in data and scope != "host":
+            located.append((doc.line(("role",)), f"role needs scope host, not {scope}"))
     problems = doc.problems + [f"{name}:{line}: {msg}" for line, msg in sorted(located)]
     if problems:
         return None, problems
@@ -137,6 +140,7 @@ def load_rule(path: Path) -> tuple[ConfigRule | None, list[str]]:
             checks=_steps(data["checks"]),
             remediation=_steps(data["remediation"]),
             path=name,
+            role=data.get("role"),
         ),
         [],
     )
@@ -324,4 +328,5 @@ def evaluate(rule: ConfigRule, config: Configuration) -> ConfigFinding | None:
         explanation=rule.explanation,
         checks=rule.checks,
         remediation=rule.remediation,
+        role=rule.role,
     )

@@ -4,7 +4,8 @@
 configuration can produce it raises the confidence of the migration's findings of that cause
 (+``RAISE``) and is cited in their notes; one that rules the cause out on the hosts lowers it
 (-``LOWER``) and says where to look instead (equal jumbo sizes on both hosts: the switches).
-Only configuration findings about the migration's own hosts count.  Findings are re-sorted
+Only configuration findings about the migration's own hosts count, and a rule with a role
+(``role: destination``) only about the host in that role.  Findings are re-sorted
 by confidence afterwards, keeping an "unknown" lead in front (diagnose's own rule).
 """
 
@@ -13,14 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from migdiag.model import ConfigFinding, Finding, MigrationResult
+from migdiag.model import ConfigFinding, Finding, Migration, MigrationResult
 
 RAISE = 0.15
 LOWER = 0.1
 
 
-def _about(finding: ConfigFinding, hosts: set[str]) -> bool:
-    return bool(hosts & set(finding.hosts))
+def _about(finding: ConfigFinding, m: Migration) -> bool:
+    """Whether a configuration finding is about this migration: about one of its hosts, and
+    (for a rule with a role) about the host in that role: migration disabled on the source
+    says nothing of a connection its destination refused."""
+    if finding.role == "destination":
+        return m.destination in finding.hosts
+    if finding.role == "source":
+        return m.source in finding.hosts
+    return bool({h for h in (m.source, m.destination) if h} & set(finding.hosts))
 
 
 def _adjusted(finding: Finding, config: Sequence[ConfigFinding]) -> Finding:
@@ -50,8 +58,7 @@ def _adjusted(finding: Finding, config: Sequence[ConfigFinding]) -> Finding:
 def corroborate(result: MigrationResult, config: Sequence[ConfigFinding]) -> MigrationResult:
     """The result with each finding's confidence moved by the configuration of its hosts."""
     m = result.migration
-    hosts = {h for h in (m.source, m.destination) if h}
-    relevant = [c for c in config if _about(c, hosts)]
+    relevant = [c for c in config if _about(c, m)]
     if not relevant or not result.findings:
         return result
     findings = [_adjusted(f, relevant) for f in result.findings]

@@ -356,6 +356,9 @@ class ConfigFinding:
     # The migration role in which these hosts' configuration causes ``cause`` (a host that
     # does not listen refuses migrations as their destination); None: either role.
     role: str | None = None
+    # Scope pair: (tested host, other host) of each pair the rule held for; with a role, the
+    # tested host plays it and the other host the other role.
+    pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

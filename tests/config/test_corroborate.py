@@ -80,25 +80,35 @@ def test_hostile_snapshot_text_is_shown_inert(tmp_path: Path) -> None:
     assert dataclasses.is_dataclass(analysis.configuration)
 
 
-def _refused_with_snapshots(tmp_path: Path, disabled_on: str | None) -> MigrationResult:
-    """A connection refused HV01 -> HV02 (its signature case), with both hosts' snapshots;
-    live migration disabled on ``disabled_on``."""
+def _case_with_snapshots(
+    tmp_path: Path, case: str, snapshots: dict[str, dict[str, object]]
+) -> tuple[MigrationResult, set[str]]:
+    """A signature case's HV01 -> HV02 failure, with both hosts' snapshots (keyword
+    arguments of ``host_snapshots`` per host): its result and the rules that held."""
     import yaml
 
     from migdiag.synth import synthesize
     from migdiag.synth.scenario import parse_scenario
 
-    case = ROOT / "tests" / "signatures" / "connection-refused" / "positive.yaml"
-    data = yaml.safe_load(case.read_text(encoding="utf-8"))
+    path = ROOT / "tests" / "signatures" / case / "positive.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data.pop("expect")
     synthesize(parse_scenario(data), tmp_path / "logs")
     for host in ("HV01", "HV02"):
-        snaps = host_snapshots(host, migration_enabled=host != disabled_on)
-        write_host(tmp_path / "config", host, snaps)
+        write_host(tmp_path / "config", host, host_snapshots(host, **snapshots.get(host, {})))
     analysis = analyze([str(tmp_path / "logs"), str(tmp_path / "config")], Options(jobs=1))
     (result,) = analysis.results
+    return result, {f.id for f in analysis.configuration.findings}
+
+
+def _refused_with_snapshots(tmp_path: Path, disabled_on: str | None) -> MigrationResult:
+    """A connection refused HV01 -> HV02 (its signature case), with both hosts' snapshots;
+    live migration disabled on ``disabled_on``."""
+    snapshots: dict[str, dict[str, object]] = (
+        {disabled_on: {"migration_enabled": False}} if disabled_on else {}
+    )
+    result, held = _case_with_snapshots(tmp_path, "connection-refused", snapshots)
     assert result.diagnosis is not None and result.diagnosis.cause == "connection-refused"
-    held = {f.id for f in analysis.configuration.findings}
     assert ("migration-disabled" in held) == (disabled_on is not None)
     return result
 
@@ -114,3 +124,23 @@ def test_a_destination_rule_corroborates_only_the_destination(tmp_path: Path) ->
     assert any("migration-disabled" in n for n in on_destination.notes)
     assert on_source.confidence == plain.confidence
     assert not any("migration-disabled" in n for n in on_source.notes)
+
+
+def test_a_pair_rule_corroborates_only_its_direction(tmp_path: Path) -> None:
+    # APP01's configuration version (10.0) is above what an older host supports (8.0): that
+    # explains its move from the newer host to the older one, not a move the other way.
+    newer = {"vms": (("APP01", "10.0", True),)}
+    older = {"supported": ("5.0", "8.0"), "vms": ()}
+    forward, held = _case_with_snapshots(
+        tmp_path / "fwd", "config-version-incompatible", {"HV01": newer, "HV02": older}
+    )
+    assert "config-version-above-destination" in held
+    backward, held = _case_with_snapshots(
+        tmp_path / "back", "config-version-incompatible", {"HV01": older, "HV02": newer}
+    )
+    assert "config-version-above-destination" in held  # it holds, from HV02 towards HV01
+    assert forward.diagnosis is not None and backward.diagnosis is not None
+    assert forward.diagnosis.cause == backward.diagnosis.cause == "config-version-incompatible"
+    assert any("config-version-above-destination" in n for n in forward.diagnosis.notes)
+    assert not any("config-version-above-destination" in n for n in backward.diagnosis.notes)
+    assert forward.diagnosis.confidence == round(min(1.0, backward.diagnosis.confidence + RAISE), 4)

@@ -75,7 +75,9 @@ class ConfigRule:
     checks: tuple[str, ...]
     remediation: tuple[str, ...]
     path: str
-    role: str | None = None  # scope host: "source" | "destination", else either
+    # The role of the tested host in the migrations it can fail: "source" | "destination"
+    # (scope pair: the other host plays the other role); None: either.
+    role: str | None = None
 
 
 def _steps(items: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
@@ -122,8 +124,8 @@ def load_rule(path: Path) -> tuple[ConfigRule | None, list[str]]:
             located.append((doc.line(("test",)), f"scope {scope} does not take this test"))
         if "spread" in test and "above" not in test:
             located.append((doc.line(("test",)), "spread needs above"))
-        if "role" in data and scope != "host":
-            located.append((doc.line(("role",)), f"role needs scope host, not {scope}"))
+        if "role" in data and scope == "hosts":
+            located.append((doc.line(("role",)), "role needs scope host or pair"))
     problems = doc.problems + [f"{name}:{line}: {msg}" for line, msg in sorted(located)]
     if problems:
         return None, problems
@@ -304,6 +306,7 @@ def _evidence(fact: Fact) -> ConfigEvidence:
 def evaluate(rule: ConfigRule, config: Configuration) -> ConfigFinding | None:
     """The rule's finding on these hosts, or None when it does not hold."""
     cited: list[Fact] = []
+    pairs: list[tuple[str, str]] = []  # (host, other host) of each pair that held
     if rule.scope == "hosts":
         cited = _test_hosts(rule.test, config) or []
     else:
@@ -313,7 +316,10 @@ def evaluate(rule: ConfigRule, config: Configuration) -> ConfigFinding | None:
                 [h for h in config.hosts if h is not here] if rule.scope == "pair" else [None]
             )
             for other in others:
-                cited.extend(_test_all(conditions, here, other) or [])
+                held = _test_all(conditions, here, other)
+                if held and other is not None:
+                    pairs.append((here.host, other.host))
+                cited.extend(held or [])
     if not cited:
         return None
     evidence = tuple(dict.fromkeys(_evidence(f) for f in cited))
@@ -329,4 +335,5 @@ def evaluate(rule: ConfigRule, config: Configuration) -> ConfigFinding | None:
         checks=rule.checks,
         remediation=rule.remediation,
         role=rule.role,
+        pairs=tuple(pairs),
     )

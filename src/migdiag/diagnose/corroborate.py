@@ -24,6 +24,10 @@ def _about(finding: ConfigFinding, m: Migration) -> bool:
     """Whether a configuration finding is about this migration: about one of its hosts, and
     (for a rule with a role) about the host in that role: migration disabled on the source
     says nothing of a connection its destination refused."""
+    if finding.role is not None and finding.pairs:
+        # A pair rule: the tested host in its role, the other host in the other one.
+        pair = (m.source, m.destination)
+        return (pair if finding.role == "source" else pair[::-1]) in finding.pairs
     if finding.role == "destination":
         return m.destination in finding.hosts
     if finding.role == "source":

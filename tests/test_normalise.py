@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migdiag.api import Options, read_events
 from migdiag.normalise import (
@@ -93,3 +95,49 @@ def test_normalise_keeps_every_field_it_does_not_derive() -> None:
             assert getattr(done, f.name) == getattr(raw, f.name), f.name
     assert done.channel == "Microsoft-Windows-Hyper-V-VMMS-Admin"
     assert done.error_codes == ("0x80072746",)
+
+
+# Texts near the quoted-name phrases: their words in any case, the letters case-blind
+# matching treats specially (dotless and dotted I, long S, Kelvin sign), quotes and noise.
+_PIECES = st.sampled_from(
+    [
+        "Destination host",
+        "DESTINATION NODE",
+        "with HOST",
+        "to cluster node",
+        "migration destination",
+        "Virtual Machine",
+        "Live migration of",
+        "migration operation for",
+        "destınatıon host",
+        "DESTİNATİON host",
+        "ſ",
+        "K",
+        "virtual machıne",
+        " ",
+        "\t",
+        "'",
+        '"',
+        "“",
+        "”",
+        "HV02",
+        "VM-1",
+        "failed",
+        "ß",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=8).map("".join))
+def test_quoted_names_are_found_as_by_the_case_blind_search(text: str) -> None:
+    # The phrase pre-check (a lower-cased text without the phrases is not searched) must give
+    # the search's answer for every text, or a VM or peer host would go missing.
+    from migdiag import normalise
+
+    for pattern, phrases in (
+        (normalise._QUOTED_HOST, normalise._HOST_PHRASES),
+        (normalise._QUOTED_VM, normalise._VM_PHRASES),
+    ):
+        found = pattern.search(text)
+        assert normalise._quoted(pattern, phrases, text) == (found.group(1) if found else None)

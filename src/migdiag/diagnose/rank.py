@@ -231,8 +231,10 @@ def diagnose(
     plans = _plans(library, catalog)[migration.outcome]
     matches = [m for plan in plans if (m := plan.evaluate(subject)) is not None]
     matches.sort(key=_rank_key)
-    # The few distinct host names first: a fleet's context is hundreds of events per attempt.
-    supplied = frozenset(short_host(h) for h in {e.host for e in context})
+    # The few distinct host names first: a fleet's context is hundreds of events per attempt;
+    # and only when there is a finding to write notes for (most attempts of a fleet have none).
+    needs_notes = bool(matches) or migration.outcome is Outcome.FAILED
+    supplied = frozenset(short_host(h) for h in {e.host for e in context}) if needs_notes else None
     if migration.outcome is Outcome.FAILED:
         # A failed attempt's cause is why it failed: a speed finding (many migrations at
         # once) may explain slowness, never the failure, so it goes to the differential.
@@ -242,13 +244,13 @@ def diagnose(
         # (events that name no VM, at one moment on one host) may be the other VM's: it
         # goes to the differential behind every cause the VM's own events show.
         matches.sort(key=lambda m: any(h.shared for h in m.hits))
-    findings = [to_finding(m, migration, supplied) for m in matches]
+    findings = [to_finding(m, migration, supplied or frozenset()) for m in matches]
     # A failure that only speed signatures (e.g. concurrency) or shared evidence touch is
     # still unexplained: the unknown finding leads and decodes what there is.
     if migration.outcome is Outcome.FAILED and not any(
         m.signature.cause != "slow-migration" and not any(h.shared for h in m.hits) for m in matches
     ):
-        findings.insert(0, _unknown(migration, library, supplied))
+        findings.insert(0, _unknown(migration, library, supplied or frozenset()))
     return MigrationResult(
         migration=migration, findings=tuple(findings), decoded=decode_all(migration, catalog)
     )

@@ -9,7 +9,7 @@ How (a module per step below, in plain Python: no graph or table library):
    failure), after a quiet quarter hour, or where a second start of the same kind arrives.
    (A dict groups them: pandas did, but importing it cost ~0.3 s, a tenth of analysing a
    1 GB fleet bundle.  pandas stays where it earns its keep: the table behind
-   ``migdiag events`` and the grouping of drains.)
+   ``migdiag events``.)
 2. **Clock skew** per host pair comes from segments of one VM on two hosts whose raw times
    lie within three times the skew tolerance: the destination's start (21306) follows the source's
    (21300), so it bounds the skew from above; the destination's end (21307) precedes the

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -580,17 +583,55 @@ def test_without_the_sources_hyper_v_logs_a_vms_segments_are_still_one_attempt()
     assert {e.short_host for e in m.events} == {"HV01", "HV02"}
 
 
-def test_one_pair_of_hosts_chains_as_the_graph_would() -> None:
-    # Two hosts (the usual case) are chained without networkx; the answer is the graph's.
+def _chained_by_networkx(
+    pairs: list[tuple[str, str]], counts: Counter[str]
+) -> list[tuple[str, str, str]]:
+    """The oracle: the walk over a networkx graph that ``chain_hosts`` replaced."""
     import networkx as nx
 
+    graph = nx.Graph()
+    graph.add_edges_from(pairs)
+    chained: list[tuple[str, str, str]] = []
+    for component in sorted(nx.connected_components(graph), key=lambda c: sorted(c)):
+        reference = max(sorted(component), key=lambda h: counts[h])
+        chained += [(reference, p, c) for p, c in nx.bfs_edges(graph, reference)]
+    return chained
+
+
+_HOST_NAMES = st.sampled_from([f"HV{n:02d}" for n in range(1, 9)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    # Few names, so that groups join, pairs repeat (in either order) and event counts tie.
+    st.lists(st.tuples(_HOST_NAMES, _HOST_NAMES).filter(lambda p: p[0] != p[1]), max_size=16),
+    st.dictionaries(_HOST_NAMES, st.integers(min_value=0, max_value=3)),
+)
+def test_hosts_are_chained_as_the_graph_walk_chained_them(
+    pairs: list[tuple[str, str]], counts: dict[str, int]
+) -> None:
     from migdiag.correlate.skew import chain_hosts
 
-    for counts in ({"HV01": 5, "HV02": 9}, {"HV01": 9, "HV02": 5}, {"HV01": 4, "HV02": 4}):
-        graph = nx.Graph([("HV01", "HV02")])
-        reference = max(sorted(graph), key=lambda h: counts[h])
-        expected = [(reference, p, c) for p, c in nx.bfs_edges(graph, reference)]
-        assert chain_hosts([("HV01", "HV02")], counts) == expected
-    # Three hosts in a chain: every host reached once, from the busiest.
-    chained = chain_hosts([("A", "B"), ("B", "C")], {"A": 1, "B": 5, "C": 2})
-    assert {c for _, _, c in chained} == {"A", "C"} and {r for r, _, _ in chained} == {"B"}
+    events = Counter(counts)  # as estimate_skew passes them: a host with none counts 0
+    assert chain_hosts(pairs, events) == _chained_by_networkx(pairs, events)
+
+
+def test_three_hosts_are_chained_from_the_busiest() -> None:
+    from migdiag.correlate.skew import chain_hosts
+
+    chained = chain_hosts([("A", "B"), ("B", "C")], Counter({"A": 1, "B": 5, "C": 2}))
+    assert chained == [("B", "B", "A"), ("B", "B", "C")]
+
+
+def test_chaining_many_hosts_does_not_import_networkx() -> None:
+    # networkx is the tests' oracle only: not a run-time dependency any more.
+    code = (
+        "import sys\n"
+        "from collections import Counter\n"
+        "from migdiag.correlate.skew import chain_hosts\n"
+        "pairs = [('A', 'B'), ('B', 'C'), ('C', 'D')]\n"
+        "assert len(chain_hosts(pairs, Counter('ABBCD'))) == 3\n"
+        "print('networkx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -18,8 +18,8 @@ NOT_FOR_ONE_EVTX = (
     "yaml",  # the catalog and the library come from the compiled cache
     "jsonschema",  # the shipped library is validated by the test suite, not at run time
     "rich",  # history tables and progress bars; JSON output on a pipe needs none
-    "pandas",  # drains need two migrations
-    "networkx",  # chaining the clocks of three or more hosts
+    "pandas",  # the `migdiag events` table only: analyses never import it
+    "networkx",  # never at run time: only the tests' oracle for chaining clocks
     "importlib.resources",
     "migdiag.explain",  # pasted text only
     "migdiag.cli.history",

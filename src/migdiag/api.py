@@ -289,21 +289,12 @@ def _configuration(
     return judge(snapshots, bad)
 
 
-# Inputs from this size on are a fleet's: many migrations, so drains to group (pandas).
-_FLEET_BYTES = 64 * 1024 * 1024
-
-
 def _import_analysis_steps(sources: Sequence[InputSource]) -> None:
     # Correlation and diagnosis bring the signature matcher (~0.1 s to import).  Imported
     # here while worker processes read the files, instead of before or after the reading:
     # the workers were forked without them, and this process is otherwise idle.
     import migdiag.correlate
     import migdiag.diagnose.rank  # noqa: F401
-
-    if sum(_size(s) for s in sources) >= _FLEET_BYTES:
-        # pandas (~0.4 s to import) groups the drains after correlation; a fleet's reading
-        # takes seconds, and an import overlapped with it is off the serial tail.
-        import pandas  # noqa: F401
 
 
 class _ContextIndex:

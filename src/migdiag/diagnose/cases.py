@@ -55,7 +55,7 @@ def case_files(cases_dir: Path) -> list[Path]:
 
 def migrations_of(events: Sequence[Event], catalog: Catalog) -> tuple[Migration, ...]:
     """Normalised events -> migration attempts, through the pipeline's own correlation."""
-    # Imported here: correlation brings networkx, and `import migdiag.diagnose`
+    # Imported here: only signature cases need correlation, and `import migdiag.diagnose`
     # (which the CLI does at start-up) must stay light.
     from migdiag.correlate import correlate
 

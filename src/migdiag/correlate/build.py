@@ -46,16 +46,17 @@ def build_migration(
     blackout = None
     for p in members:
         e, kind = ordered[p], kinds[p]
+        key = key_of(e)
         if e.vm_name:
             any_name = any_name or e.vm_name
-            if key_of(e) == VMMS_START:
+            if key == VMMS_START:
                 start_name = start_name or e.vm_name
         vm_id = vm_id or e.vm_id or None
         if "." in e.host:
             fqdn[hosts[p]] = e.host
         failed = failed or kind in FAILURE_KINDS
-        succeeded = succeeded or kind in SUCCESS_KINDS or key_of(e) in OWN_SUCCESS_EVENTS
-        if key_of(e) in BLACKOUT_EVENTS:
+        succeeded = succeeded or kind in SUCCESS_KINDS or key in OWN_SUCCESS_EVENTS
+        if key in BLACKOUT_EVENTS:
             value = (
                 e.param(3)
                 if e.fields and e.fields[0][0].startswith("Parameter")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from migdiag.forked import split_build
 from migdiag.model import (
     Analysis,
     ConfigurationReport,
@@ -316,16 +317,23 @@ def _compact(analysis: Analysis) -> str:
     for number, (key, value) in enumerate(_document(analysis, []).items()):
         pieces.append(f"{',' if number else ''}{encode(key)}:")
         if key == "migrations":
-            pieces.append("[")
-            for index, result in enumerate(analysis.results):
-                if index:
-                    pieces.append(",")
-                pieces.append(encode(migration_obj(result)))
-            pieces.append("]")
+            # Each migration's text depends on it alone: built in parts on every core.
+            pieces += ["[", split_build(partial(_migrations, analysis), len(analysis.results)), "]"]
         else:
             pieces.append(encode(value))
     pieces.append("}\n")
     return "".join(pieces)
+
+
+def _migrations(analysis: Analysis, start: int, stop: int) -> str:
+    """Migrations ``start`` to ``stop`` of the compact document's list, with the comma
+    that precedes each but the list's first."""
+    encode = _COMPACT.encode
+    results = analysis.results
+    return "".join(
+        f"{',' if index else ''}{encode(migration_obj(results[index]))}"
+        for index in range(start, stop)
+    )
 
 
 def render_json(analysis: Analysis, options: RenderOptions) -> str:

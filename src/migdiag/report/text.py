@@ -53,7 +53,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with ``Z`` and milliseconds: one fixed width for every time we print."""
     if value is None:
         return None
-    v = value.astimezone(UTC)
+    v = value if value.tzinfo is UTC else value.astimezone(UTC)  # most are UTC already
     # Exactly what isoformat(timespec="milliseconds") writes, with "Z" for "+00:00"; a report
     # prints tens of thousands of times, and %-formatting is the fastest way to write one.
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
@@ -114,7 +114,9 @@ def status_of(result: MigrationResult) -> Status:
         return Status.FAILED
     if m.outcome is Outcome.SUCCEEDED:
         long_blackout = m.blackout_s is not None and m.blackout_s >= SLOW_BLACKOUT_S
-        flagged = any((e.provider.lower(), e.event_id) == LONG_BLACKOUT_EVENT for e in m.events)
+        # The id first: the provider is lower-cased only for the rare 20417.
+        provider, event_id = LONG_BLACKOUT_EVENT
+        flagged = any(e.event_id == event_id and e.provider.lower() == provider for e in m.events)
         # A finding on a successful attempt means a signature saw something worth a look.
         if long_blackout or flagged or result.diagnosis is not None:
             return Status.SLOW

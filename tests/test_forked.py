@@ -1,0 +1,88 @@
+"""A long text built in parts on every core (``migdiag.forked``): the serial text, whatever
+the split, a child's failure or a thread in the process; and a fleet's compact JSON is the
+document ``json.dumps`` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from migdiag import forked
+from migdiag.api import Options, analyze
+from migdiag.report.json_report import PRETTY_LIMIT, render_json, to_json_obj
+from migdiag.report.options import RenderOptions
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+PARENT = os.getpid()
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+
+def _numbers(start: int, stop: int) -> str:
+    # The process that built each item is part of the text: a part built twice, or by the
+    # wrong process, would show.
+    return "".join(f"{i}:{'p' if os.getpid() == PARENT else 'c'}," for i in range(start, stop))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=3000), st.integers(min_value=1, max_value=4))
+def test_the_parts_join_into_the_serial_text(count: int, parts: int) -> None:
+    text = forked.split_build(_numbers, count, parts)
+    assert [item.split(":")[0] for item in text.split(",")[:-1]] == [str(i) for i in range(count)]
+    forks = min(parts, count // (forked.MIN_ITEMS // 2) or 1) > 1
+    # The first part is always the parent's; the rest came from children when it forked.
+    assert (":c," in text) == forks
+    assert text.startswith("0:p,") or count == 0
+
+
+def _fails_in_a_child(start: int, stop: int) -> str:
+    if os.getpid() != PARENT:
+        raise RuntimeError("a child that cannot build its part")
+    return _numbers(start, stop)
+
+
+def test_a_part_whose_child_failed_is_built_by_the_parent() -> None:
+    text = forked.split_build(_fails_in_a_child, 2000, 3)
+    assert text == _numbers(0, 2000)
+
+
+def _crashes_in_a_child(start: int, stop: int) -> str:
+    if os.getpid() != PARENT:
+        os._exit(3)  # as a crash would: no exception, no text
+    return _numbers(start, stop)
+
+
+def test_a_part_whose_child_died_is_built_by_the_parent() -> None:
+    assert forked.split_build(_crashes_in_a_child, 2000, 2) == _numbers(0, 2000)
+
+
+def test_with_another_thread_running_nothing_is_forked() -> None:
+    # A fork copies the locks other threads hold: then everything is built here.
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert forked.split_build(_numbers, 2000, 2) == _numbers(0, 2000)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_fleet_sized_document_is_what_json_dumps_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # More migrations than are indented: the compact document, built in parts on every core
+    # (two at least, here), is byte for byte the one json.dumps writes from the whole object.
+    base = analyze([str(SAMPLES / "healthy-drain")], Options(jobs=1))
+    assert base.results
+    copies = PRETTY_LIMIT * 3 // len(base.results) + 1
+    fleet = replace(base, results=base.results * copies)
+    assert len(fleet.results) >= forked.MIN_ITEMS
+    expected = json.dumps(to_json_obj(fleet), ensure_ascii=True, separators=(",", ":")) + "\n"
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    assert render_json(fleet, RenderOptions()) == expected

@@ -258,17 +258,10 @@ def test_the_needle_automaton_answers_as_a_scan_per_needle(
     keep = default_catalog().is_relevant_provider
     needles = evtx_reader.fold_needles(evtx_reader.provider_needles(keep) or ())
     assert needles
-    forms = evtx_reader.needle_forms(needles)
-    texts = [c.lower() for c in _chunks(_system_log(MIXED))]
+    texts = [c.translate(evtx_reader._FOLD, b"\0") for c in _chunks(_system_log(MIXED))]
     texts += [b"", b"xx" + needles[-1], needles[0][:-1], b"microsoft-windows-ndi", b"express"]
-    texts += ["xx" + n.decode() for n in needles] + ["e\u0078press", "expres"]  # as UTF-16LE
-    texts = [t.encode("utf-16-le") if isinstance(t, str) else t for t in texts]
     automaton = evtx_reader._holds_any(needles)
-    found = [automaton(t) for t in texts]
-    assert found == [any(f in t for f in forms) for t in texts]
-    # Each needle is found in both forms, 8-bit and UTF-16LE, and a part of one is not.
-    assert found[-2 - len(needles) : -2] == [True] * len(needles)
-    assert found[-1] is False and found[-2] is True
+    assert [automaton(t) for t in texts] == [any(n in t for n in needles) for t in texts]
     path = tmp_path / "System.evtx"
     path.write_bytes(_system_log(MIXED))
     with_automaton = _read(path, skip=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migdiag.api import Options, read_events
+from migdiag.model import Event, Origin
 from migdiag.normalise import (
     canonical_channel,
     canonical_vm_id,
@@ -141,3 +144,40 @@ def test_quoted_names_are_found_as_by_the_case_blind_search(text: str) -> None:
     ):
         found = pattern.search(text)
         assert normalise._quoted(pattern, phrases, text) == (found.group(1) if found else None)
+
+
+def _rendered_by_substitution(template: str, event: Event) -> str:
+    """The oracle: the substitution the cut-once templates replaced."""
+
+    def sub(m: re.Match[str]) -> str:
+        value = event.param(int(m.group(1)))
+        return value if value is not None else m.group(0)
+
+    return re.sub(r"(?<!%)%(\d+)", sub, template)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["%1", "%2", "%10", "%01", "%%1", "%%%2", "%", "%x", " ", "VM", "é"])
+    ).map("".join),
+    st.lists(st.sampled_from(["", "HV02", "%1", "a%2b", "\\1"]), max_size=3),
+)
+def test_templates_are_filled_as_by_substitution(template: str, values: list[str]) -> None:
+    # Every kept EVTX record's text is made so: a payload value, a missing one, an escaped
+    # percent and a value that looks like an insertion itself.
+    from migdiag.normalise import render_template
+
+    event = Event(
+        time=datetime(2024, 3, 4, tzinfo=UTC),
+        host="HV01",
+        channel="System",
+        provider="p",
+        event_id=1,
+        level=4,
+        record_id=None,
+        fields=tuple((f"Parameter{i}", v) for i, v in enumerate(values)),
+        message=None,
+        origin=Origin(path="x", format="evtx"),
+    )
+    assert render_template(template, event) == _rendered_by_substitution(template, event)

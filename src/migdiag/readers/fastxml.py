@@ -99,11 +99,6 @@ def _entity(match: re.Match[str]) -> str:
     return _ENTITIES[match.group(1)]
 
 
-def _value(text: str) -> str:
-    # As xmlevent._value: the evtx package renders an empty element as "<X>\n</X>".
-    return "" if not text.strip() else text
-
-
 def fast_event(xml: str, origin: Origin) -> Event | None:
     """The record as ``parse_event_xml`` would return it, or ``None`` when it is not in the
     plain shape this path reads (then parse it with ``parse_event_xml``)."""
@@ -131,7 +126,7 @@ def fast_event(xml: str, origin: Origin) -> Event | None:
         return None  # parse_event_xml raises the precise error
     level = (level or "").strip()
     record = (record or "").strip()
-    pid, tid = (_number(match.group(g)) for g in ("pid", "tid"))
+    pid, tid = _number(match.group("pid")), _number(match.group("tid"))
     return Event(
         time=parse_system_time(time_text),
         host=(computer or "").strip(),
@@ -140,7 +135,8 @@ def fast_event(xml: str, origin: Origin) -> Event | None:
         event_id=int(event_id) & 0xFFFF,  # Qualifiers live in an attribute, not here
         level=int(level) if level.isdigit() else 4,
         record_id=int(record) if record.isdigit() else None,
-        fields=tuple((name, _value(text)) for name, text in fields),
+        # As xmlevent._value: the evtx package renders an empty element as "<X>\n</X>".
+        fields=tuple([(name, text if text.strip() else "") for name, text in fields]),
         message=None,
         origin=origin,
         process_id=pid,

@@ -41,10 +41,10 @@ def test_output_is_the_golden_cold_warm_and_in_workers(case: str, tmp_path: Path
     golden = (GOLDEN / f"sample-{case}.json").read_bytes()
     cache = tmp_path / "cache"
     cold = _analyze(case, cache, "2")
-    assert sorted(p.name.split("-")[0] for p in cache.glob("*.pickle")) == [
-        "catalog",
-        "signatures",
-    ], "the first run fills both compiled caches"
+    # The first run fills the compiled caches: the catalog and the signature library, and
+    # the speed rules when there is a drain to judge.
+    filled = {p.name.rsplit("-", 1)[0] for p in cache.glob("*.pickle")}
+    assert filled - {"speed-rules"} == {"catalog", "signatures"}, filled
     warm = _analyze(case, cache, "2")
     in_process = _analyze(case, cache, "1")
     assert cold == warm == in_process == golden

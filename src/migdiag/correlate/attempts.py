@@ -18,7 +18,6 @@ from migdiag.correlate.facts import (
     EventKey,
     Facts,
     Segment,
-    key_of,
 )
 from migdiag.correlate.segments import vm_label
 from migdiag.correlate.skew import pair_segments
@@ -249,10 +248,9 @@ def _hang(
     # followed by 21018 and 21024), else from the nearest member in time.
     host, t = facts.hosts[pos], corrected[pos]
     gap = {m: (abs((corrected[m] - t).total_seconds()), m) for m in attempt.members}
+    key = facts.keys[pos]
     followers = [
-        m
-        for m in attempt.members
-        if facts.hosts[m] == host and key_of(e) in _follows(facts.specs[m])
+        m for m in attempt.members if facts.hosts[m] == host and key in _follows(facts.specs[m])
     ]
     if followers:
         anchor = min(followers, key=gap.__getitem__)

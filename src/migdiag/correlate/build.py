@@ -17,7 +17,6 @@ from migdiag.correlate.facts import (
     VMMS_START,
     Attempt,
     Facts,
-    key_of,
 )
 from migdiag.model import Edge, Migration, Outcome, Phase
 
@@ -46,7 +45,7 @@ def build_migration(
     blackout = None
     for p in members:
         e, kind = ordered[p], kinds[p]
-        key = key_of(e)
+        key = facts.keys[p]
         if e.vm_name:
             any_name = any_name or e.vm_name
             if key == VMMS_START:

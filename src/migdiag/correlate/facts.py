@@ -154,6 +154,7 @@ class Facts:
 
     events: list[Event]
     hosts: list[str]  # Event.short_host
+    keys: list[EventKey]  # key_of(event): (provider lower-cased, id)
     specs: list[EventSpec | None]  # Catalog.spec(provider, event_id)
     kinds: list[str]  # the spec's kind, or "other"
     hyperv: list[bool]  # a Hyper-V provider's event
@@ -179,6 +180,8 @@ def facts_of(given: Iterable[Event], catalog: Catalog) -> Facts:
     ordered = [events[i] for i in order]
     hosts = [unsorted_hosts[i] for i in order]
     specs: list[EventSpec | None] = []
+    keys: list[EventKey] = []
+    lowered: dict[str, str] = {}  # provider -> lower-cased: a fleet has a few dozen
     kinds: list[str] = []
     hyperv: list[bool] = []
     cluster_vm: list[bool] = []
@@ -191,6 +194,10 @@ def facts_of(given: Iterable[Event], catalog: Catalog) -> Facts:
             spec_of[key] = catalog.spec(e.provider, e.event_id)
         spec = spec_of[key]
         specs.append(spec)
+        provider = lowered.get(e.provider)
+        if provider is None:
+            provider = lowered[e.provider] = e.provider.lower()
+        keys.append((provider, e.event_id))
         kinds.append(spec.kind if spec else "other")
         if e.provider not in provider_of:
             name = e.provider.lower()
@@ -204,7 +211,9 @@ def facts_of(given: Iterable[Event], catalog: Catalog) -> Facts:
         log_start.setdefault(host, e.time)
         log_end[host] = e.time  # events are in time order: the last one is the latest
         channels[host].add(e.channel)
-    return Facts(ordered, hosts, specs, kinds, hyperv, cluster_vm, log_start, log_end, channels)
+    return Facts(
+        ordered, hosts, keys, specs, kinds, hyperv, cluster_vm, log_start, log_end, channels
+    )
 
 
 def vm_keys(events: Sequence[Event]) -> list[str | None]:

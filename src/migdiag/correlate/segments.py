@@ -21,7 +21,6 @@ from migdiag.correlate.facts import (
     EventKey,
     Facts,
     Segment,
-    key_of,
 )
 from migdiag.model import Event
 
@@ -44,7 +43,7 @@ def segments_of(facts: Facts, keys: Sequence[str | None]) -> list[Segment]:
         current: Segment | None = None
         for pos in groups[(vm, host)]:
             e = ordered[pos]
-            if current is None or _cuts(current, e, kinds[pos]):
+            if current is None or _cuts(current, e, facts.keys[pos], kinds[pos]):
                 current = Segment(vm=vm, host=host)
                 segments.append(current)
             _add(current, pos, facts)
@@ -55,25 +54,25 @@ def _is_start(key: EventKey, kind: str) -> bool:
     return key in START_EVENTS or kind in START_KINDS
 
 
-def _cuts(segment: Segment, e: Event, kind: str) -> bool:
-    """Whether ``e`` begins a new attempt on this host rather than continuing ``segment``."""
+def _cuts(segment: Segment, e: Event, key: EventKey, kind: str) -> bool:
+    """Whether ``e`` (``key`` is its key) begins a new attempt on this host rather than
+    continuing ``segment``."""
     assert segment.last is not None
     gap = e.time - segment.last
     if gap > IN_PROGRESS_HORIZON:
         return True
-    if _is_start(key_of(e), kind):
+    if _is_start(key, kind):
         if segment.ended:
             return True
         # A second start of the same kind: the first attempt never logged its end.
-        seen = segment.starts.get(key_of(e))
+        seen = segment.starts.get(key)
         if seen is not None and e.time - seen > START_MERGE:
             return True
     return segment.ended and gap > TAIL_GRACE
 
 
 def _add(segment: Segment, pos: int, facts: Facts) -> None:
-    e, spec, kind = facts.events[pos], facts.specs[pos], facts.kinds[pos]
-    key = key_of(e)
+    e, spec, kind, key = facts.events[pos], facts.specs[pos], facts.kinds[pos], facts.keys[pos]
     side = spec.side if spec is not None else "either"
     if key == CLUSTER_MOVE:
         # The cluster's "role is moving to cluster node B" is logged by whichever node runs
@@ -117,7 +116,7 @@ def _predecessor(segment: Segment, spec: EventSpec | None) -> int:
 def _reason(facts: Facts, prev_pos: int, pos: int) -> str:
     prev, e, spec = facts.events[prev_pos], facts.events[pos], facts.specs[pos]
     vm = vm_label(e)
-    if spec is not None and key_of(prev) in spec.follows:
+    if spec is not None and facts.keys[prev_pos] in spec.follows:
         return (
             f"{e.event_id} follows {prev.event_id} in a migration (on the same host; catalog rule)"
         )

@@ -114,9 +114,7 @@ def status_of(result: MigrationResult) -> Status:
         return Status.FAILED
     if m.outcome is Outcome.SUCCEEDED:
         long_blackout = m.blackout_s is not None and m.blackout_s >= SLOW_BLACKOUT_S
-        # The id first: the provider is lower-cased only for the rare 20417.
-        provider, event_id = LONG_BLACKOUT_EVENT
-        flagged = any(e.event_id == event_id and e.provider.lower() == provider for e in m.events)
+        flagged = any((e.provider.lower(), e.event_id) == LONG_BLACKOUT_EVENT for e in m.events)
         # A finding on a successful attempt means a signature saw something worth a look.
         if long_blackout or flagged or result.diagnosis is not None:
             return Status.SLOW

@@ -73,18 +73,18 @@ def test_the_parts_join_into_the_serial_text(count: int, parts: int) -> None:
     assert text.startswith("0:p,") or count == 0
 
 
-def _fails_in_a_child(start: int, stop: int) -> str:
-    if os.getpid() != PARENT:
-        raise RuntimeError("a child that cannot build its part")
-    return _numbers(start, stop)
-
-
 def test_later_parts_come_from_children() -> None:
     if _ran_in_a_fresh_process():
         return
     text = forked.split_build(_numbers, 2000, 3)
     assert text.startswith("0:p,") and text.endswith(",1999:c,")
     assert [item.split(":")[0] for item in text.split(",")[:-1]] == [str(i) for i in range(2000)]
+
+
+def _fails_in_a_child(start: int, stop: int) -> str:
+    if os.getpid() != PARENT:
+        raise RuntimeError("a child that cannot build its part")
+    return _numbers(start, stop)
 
 
 def test_a_part_whose_child_failed_is_built_by_the_parent() -> None:

@@ -27,6 +27,8 @@ from migdiag.model import (
     Outcome,
     Side,
 )
+from migdiag.report import compact_json
+from migdiag.report.compact_json import report_number
 from migdiag.report.drains import drain_objs
 from migdiag.report.options import RenderOptions
 from migdiag.report.pasted import pasted_objs
@@ -55,9 +57,8 @@ def load_schema() -> dict[str, Any]:
     return data
 
 
-def _num(value: float | None) -> float | None:
-    # Three decimals: milliseconds, the precision every time in the report carries.
-    return None if value is None else round(value, 3)
+# Every float of a migration's object goes through this (compact_json relies on it).
+_num = report_number
 
 
 def _input(report: InputReport) -> dict[str, Any]:
@@ -327,8 +328,9 @@ def _compact(analysis: Analysis) -> str:
 
 def _migrations(analysis: Analysis, start: int, stop: int) -> str:
     """Migrations ``start`` to ``stop`` of the compact document's list, with the comma
-    that precedes each but the list's first."""
-    encode = _COMPACT.encode
+    that precedes each but the list's first.  The bulk of a fleet's text: written by
+    ``compact_json`` (orjson where it can, the json module's text either way)."""
+    encode = compact_json.encode
     results = analysis.results
     return "".join(
         f"{',' if index else ''}{encode(migration_obj(results[index]))}"

@@ -163,6 +163,43 @@ def dedup(events: Iterable[Event]) -> list[Event]:
     return [e for e, key in unique if e.fields or key[:4] not in with_payload]
 
 
+def dedup_inputs(inputs: Sequence[Sequence[Event]]) -> list[Event]:
+    """``dedup`` of the inputs' events one input after another, without looking at most.
+
+    A fleet's inputs rarely hold copies: each host's logs are given once, and an EVTX's
+    records have payloads and distinct record numbers.  Such an input drops nothing when no
+    other input shares one of its (host, channel) streams: every key ``dedup`` compares
+    starts with the host and the channel, and within the input only a copy without a payload
+    or with a repeated or missing record number is ever dropped.  Only the other inputs'
+    events go through ``dedup`` (~7 µs an event: 0.2 s of a 1 GB fleet, after its reading)."""
+    streams: dict[tuple[str, str], int] = {}
+    own: list[set[tuple[str, str]]] = []
+    for events in inputs:
+        pairs = {
+            (host, channel.lower()) for host, channel in {(e.short_host, e.channel) for e in events}
+        }
+        own.append(pairs)
+        for pair in pairs:
+            streams[pair] = streams.get(pair, 0) + 1
+    alone = [
+        all(streams[pair] == 1 for pair in pairs)
+        and all(e.fields for e in events)
+        and None not in (numbers := {e.record_id for e in events})
+        and len(numbers) == len(events)
+        for events, pairs in zip(inputs, own, strict=True)
+    ]
+    rest = [e for events, clean in zip(inputs, alone, strict=True) if not clean for e in events]
+    if not rest:
+        return [e for events in inputs for e in events]
+    kept = {id(e) for e in dedup(rest)}
+    return [
+        e
+        for events, clean in zip(inputs, alone, strict=True)
+        for e in events
+        if clean or id(e) in kept
+    ]
+
+
 def read_events(
     paths: Sequence[str], options: Options = Options(), progress: Progress | None = None
 ) -> tuple[list[InputReport], list[Event], list[str]]:
@@ -185,6 +222,10 @@ def _read(
     # Local-time exports of a host whose UTC inputs hold the same records: take its offset
     # from them (readers/offset_inference.py) before duplicates are told apart by time.
     raw, notes = infer_offsets([e for r in results for e in r.events], options.time)
+    inputs, start = [], 0
+    for result in results:  # the same events per input (infer_offsets keeps their order)
+        inputs.append(raw[start : start + len(result.events)])
+        start += len(result.events)
     reports = [
         replace(r.report, warnings=(*r.report.warnings, *notes[r.report.path]))
         if r.report.path in notes
@@ -195,7 +236,7 @@ def _read(
         # A refused zip member or a missing path is an input problem like an unreadable file.
         name, _, why = message.partition(": ")
         reports.append(InputReport(path=name, format="unknown", error=why or message))
-    events = dedup(raw)
+    events = dedup_inputs(inputs)
     texts = {r.report.path: (r.text, r.report.path in named) for r in results if r.text is not None}
     snapshots = [r.snapshot for r in results if r.snapshot is not None]
     return reports, events, texts, refused, snapshots

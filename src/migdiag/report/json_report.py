@@ -227,7 +227,9 @@ def summary_obj(analysis: Analysis) -> dict[str, int]:
         "succeeded": sum(1 for r in analysis.results if r.migration.outcome is Outcome.SUCCEEDED),
         "unknown": statuses.count(Status.UNKNOWN),
         "in_progress": statuses.count(Status.IN_PROGRESS),
-        "unknown_cause": sum(1 for r in analysis.results if unknown_cause(r)),
+        "unknown_cause": sum(
+            1 for r, s in zip(analysis.results, statuses, strict=True) if unknown_cause(r, s)
+        ),
     }
 
 

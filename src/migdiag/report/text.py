@@ -124,10 +124,12 @@ def status_of(result: MigrationResult) -> Status:
     return Status.UNKNOWN
 
 
-def unknown_cause(result: MigrationResult) -> bool:
-    """A failed attempt whose cause is unknown: no finding, or only the ``unknown`` one."""
+def unknown_cause(result: MigrationResult, status: Status | None = None) -> bool:
+    """A failed attempt whose cause is unknown: no finding, or only the ``unknown`` one.
+    ``status``: the result's ``status_of``, when the caller has it already."""
     d = result.diagnosis
-    return status_of(result) is Status.FAILED and (d is None or d.cause == "unknown")
+    status = status or status_of(result)
+    return status is Status.FAILED and (d is None or d.cause == "unknown")
 
 
 def corrected_clock(logged: datetime, corrected: datetime) -> str | None:

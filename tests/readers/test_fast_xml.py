@@ -5,6 +5,7 @@ event, or raising, must match what ``parse_event_xml`` does with the same text."
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,5 @@ def test_the_evtx_time_layout_reads_as_the_general_pattern(edits: list[tuple[int
         except ValueError:
             outcomes.append(None)
     assert outcomes[0] == outcomes[1], text
+    # The UTC singleton itself: the report's formatting takes it without a conversion.
+    assert all(t is None or t.tzinfo is UTC for t in outcomes), text

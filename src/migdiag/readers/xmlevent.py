@@ -34,7 +34,8 @@ def parse_system_time(text: str) -> datetime:
     if _EVTX_TIME.fullmatch(text):
         # The evtx package's one layout, 2024-03-04T08:00:05.200000Z, converted in C: this
         # runs for every kept record.  (fromisoformat alone is too lenient to be trusted.)
-        return datetime.fromisoformat(text[:26]).replace(tzinfo=UTC)
+        # Its "Z" gives the UTC singleton itself, ~10x faster than a replace(tzinfo=UTC).
+        return datetime.fromisoformat(text)
     m = _SYSTEM_TIME.match(text)
     if not m:
         raise ValueError(f"not an ISO 8601 time: {text[:40]!r}")

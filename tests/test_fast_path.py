@@ -10,13 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from evtx import PyEvtxParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migdiag.catalog import RELEVANT_OTHER_PROVIDERS, default_catalog
 from migdiag.model import Event, InputReport, Origin
-from migdiag.readers import InputSource, ReadStats, keep_all
+from migdiag.readers import InputSource, ReadStats, keep_all, keeps_event
 from migdiag.readers import evtx as evtx_reader
+from migdiag.readers.xmlevent import parse_event_xml
 from migdiag.synth.evtx_writer import write_evtx
 
 CHUNK = 65536
@@ -283,3 +285,33 @@ def test_the_fast_crc_is_zlibs(data: bytes, start: int) -> None:
     # chunk is skipped or decoded alike on every platform.
     assert evtx_reader.crc32(data) == zlib.crc32(data)
     assert evtx_reader.crc32(memoryview(data)[3:], start) == zlib.crc32(data[3:], start)
+
+
+def test_a_provider_kept_whole_is_not_judged_twice(tmp_path: Path) -> None:
+    # The reader skips keeps_event for a record whose provider the chunk-level verdict keeps
+    # whole: sound only if keeps_event would keep every such record.  Busy providers (kept
+    # for some ids) and unknown NIC drivers (kept on payload words) must not count as whole.
+    keep = default_catalog().is_relevant_provider
+    events = [
+        _relevant(1),
+        _relevant(2, "MICROSOFT-WINDOWS-HYPER-V-VMMS"),
+        _event(3, "Microsoft-Windows-GroupPolicy", 1500, (("", "refresh"),)),  # busy: dropped
+        _event(4, "Microsoft-Windows-GroupPolicy", 1502, (("", "applied"),)),  # busy: kept
+        _event(5, "acmenic", 27, (("", "Network link is down"),)),  # unknown driver: words
+        _event(6, "acmenic", 28, (("", "Network link speed 10 Gbps"),)),
+        _noise(7),
+    ]
+    path = tmp_path / "System.evtx"
+    path.write_bytes(write_evtx(events, default_catalog().provider_guids))
+    relevant = evtx_reader._Relevance(keep)
+    whole = []
+    for record in PyEvtxParser(str(path)).records():
+        xml = record["data"]
+        if relevant(xml) and relevant.kept_whole is not None:
+            event = parse_event_xml(xml, Origin(path="t", format="evtx"))
+            assert event.provider == relevant.kept_whole
+            assert keeps_event(keep, event)
+            whole.append(event.record_id)
+    assert whole == [1, 2]
+    # And the reader keeps what keeps_event keeps, no more.
+    assert [e.record_id for e in _read(path, skip=False)[0]] == [1, 2, 4, 5]

@@ -115,6 +115,10 @@ class _Relevance:
         self._keep = keep
         self._catalog = link_catalog(keep)
         self._verdicts: dict[str, int] = {}
+        # The provider name of the record just judged when its provider is kept whole (every
+        # id, whatever the payload), else None: a decoded event naming exactly that provider
+        # is one ``keeps_event`` keeps, so it need not be judged again.
+        self.kept_whole: str | None = None
 
     def _verdict(self, provider: str) -> int:
         if self._keep(provider):
@@ -124,6 +128,7 @@ class _Relevance:
         return _DROP if self._catalog is None else _BY_PAYLOAD
 
     def __call__(self, xml: str) -> bool:
+        self.kept_whole = None
         start = xml.find('Provider Name="')
         if start < 0:
             return True
@@ -133,6 +138,7 @@ class _Relevance:
         if verdict is None:
             verdict = self._verdicts[provider] = self._verdict(provider)
         if verdict == _KEEP:
+            self.kept_whole = provider
             return True
         if verdict == _DROP:
             return False
@@ -454,7 +460,8 @@ def _read_records(
             stats.dropped += 1
             stats.warn(f"record {record_id}: unreadable XML ({one_line(exc)})")
             continue
-        if not keeps_event(keep, event):
+        # The same test as the record's verdict, unless the decoded name differs (an entity).
+        if event.provider != relevant.kept_whole and not keeps_event(keep, event):
             continue
         stats.relevant += 1
         yield event

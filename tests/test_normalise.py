@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,3 +182,57 @@ def test_templates_are_filled_as_by_substitution(template: str, values: list[str
         origin=Origin(path="x", format="evtx"),
     )
     assert render_template(template, event) == _rendered_by_substitution(template, event)
+
+
+def _specs() -> list[tuple[str, int]]:
+    from migdiag.catalog import default_catalog
+
+    return sorted(default_catalog().events)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    spec_key=st.sampled_from(_specs()),
+    provider=st.sampled_from(
+        ["Microsoft-Windows-Hyper-V-VMMS", "MICROSOFT-WINDOWS-HYPER-V-WORKER", "vmsmp", None]
+    ),
+    names=st.lists(
+        st.sampled_from(
+            ["Parameter0", "Parameter1", "Parameter2", "VmName", "VmId", "Name", "", "x"]
+        ),
+        max_size=6,
+    ),
+    values=st.lists(st.text(max_size=5), min_size=6, max_size=6),
+)
+def test_roles_are_read_as_the_rule_reads_them(
+    spec_key: tuple[str, int], provider: str | None, names: list[str], values: list[str]
+) -> None:
+    # role_values reads each role by an index planned once per payload shape; the plan must
+    # give what _role_value gives, for every spec, provider spelling and payload shape, and
+    # a plan made for one spec must never serve another (a user's catalog, a reload).
+    from migdiag.catalog import default_catalog
+    from migdiag.normalise import ROLES, _role_value, role_values
+
+    spec = default_catalog().events[spec_key]
+    event = Event(
+        time=datetime(2024, 3, 4, tzinfo=UTC),
+        host="HV01",
+        channel="System",
+        provider=provider or spec_key[0],
+        event_id=spec_key[1],
+        level=2,
+        record_id=1,
+        fields=tuple(zip(names, values, strict=False)),
+        message=None,
+        origin=Origin(path="t", format="evtx"),
+    )
+    expected = tuple(_role_value(event, spec, role) for role in ROLES)
+    assert role_values(event, spec) == expected
+    assert role_values(event, spec) == expected  # planned, then served from the plan
+    # The same payload from a Hyper-V provider and from another: named payloads are read
+    # by position only outside Hyper-V, so a plan must not pass from one to the other.
+    for spelling in ("Microsoft-Windows-Hyper-V-VMMS", "vmsmp"):
+        respelt = replace(event, provider=spelling)
+        assert role_values(respelt, spec) == tuple(_role_value(respelt, spec, r) for r in ROLES)
+    other = default_catalog().events[_specs()[0]]
+    assert role_values(event, other) == tuple(_role_value(event, other, r) for r in ROLES)

@@ -8,6 +8,7 @@ correlation and diagnosis never see where an event came from.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from migdiag import windows_tables
@@ -186,6 +187,48 @@ def _role_value(event: Event, spec: EventSpec | None, role: str) -> str | None:
     return event.param(position) if position else None
 
 
+ROLES = ("vm_name", "resource", "vm_id", "peer_host")
+_NO_ROLES: tuple[None, None, None, None] = (None, None, None, None)
+RolePlan = tuple[int | None, int | None, int | None, int | None]
+# (provider, id, payload names) -> (the spec planned for, each role's index in the payload).
+_role_plans: dict[tuple[str, int, tuple[str, ...]], tuple[EventSpec, RolePlan]] = {}
+_MAX_PLANS = 4096  # payload shapes are few; a crafted input must not grow this forever
+
+
+def role_values(
+    event: Event, spec: EventSpec | None
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """``_role_value`` of each of ``ROLES``, read by index.
+
+    Which field a role takes depends only on the spec, the provider and the payload's names,
+    never on the values: a fleet has a few dozen such shapes and tens of thousands of records.
+    Each shape is planned once by asking ``_role_value`` itself about a probe record whose
+    values are their own indexes, so the plan is the rule's answer, not a second copy of it."""
+    if spec is None:
+        return _NO_ROLES
+    fields = event.fields
+    key = (event.provider, event.event_id, tuple([name for name, _ in fields]))
+    planned = _role_plans.get(key)
+    if planned is None or planned[0] is not spec:
+        probe = replace(event, fields=tuple((name, str(i)) for i, (name, _) in enumerate(fields)))
+        a, b, c, d = (_index(_role_value(probe, spec, role)) for role in ROLES)
+        plan: RolePlan = (a, b, c, d)
+        if len(_role_plans) >= _MAX_PLANS:
+            _role_plans.clear()
+        planned = _role_plans[key] = (spec, plan)
+    a, b, c, d = planned[1]
+    return (
+        None if a is None else fields[a][1],
+        None if b is None else fields[b][1],
+        None if c is None else fields[c][1],
+        None if d is None else fields[d][1],
+    )
+
+
+def _index(probed: str | None) -> int | None:
+    return None if probed is None else int(probed)
+
+
 _HOST_PHRASES = (
     "destination host",
     "with host",
@@ -231,8 +274,7 @@ def normalise(event: Event, catalog: Catalog) -> Event:
         elif event.fields:
             message = " ".join(v for _, v in event.fields if v)
 
-    vm_name = _role_value(event, spec, "vm_name")
-    resource = _role_value(event, spec, "resource")
+    vm_name, resource, role_vm_id, role_peer = role_values(event, spec)
     if not vm_name and resource:
         vm_name = strip_resource_prefix(resource)
     text = message or ""
@@ -240,9 +282,9 @@ def normalise(event: Event, catalog: Catalog) -> Event:
         quoted = _quoted(_QUOTED_VM, _VM_PHRASES, text)
         if quoted:
             vm_name = strip_resource_prefix(quoted)
-    vm_id = canonical_vm_id(_role_value(event, spec, "vm_id")) or canonical_vm_id(text)
+    vm_id = canonical_vm_id(role_vm_id) or canonical_vm_id(text)
 
-    peer = _role_value(event, spec, "peer_host")
+    peer = role_peer
     if not peer:
         peer = _quoted(_QUOTED_HOST, _HOST_PHRASES, text)
     peer_short = short_host(peer.strip().rstrip(".")) if peer and peer.strip() else None

@@ -184,11 +184,12 @@ def _coverage(
             notes.append(f"{role} host unknown: no event names it")
             continue
         channels = facts.channels.get(host)
-        # Formatted only here: two strftime calls per attempt added up on a fleet.
-        window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}" if started and ended else ""
         if not channels:
             notes.append(f"{role} {host}: no logs of {host} were supplied")
-        elif not has_vmms_admin(channels) and outcome != Outcome.SUCCEEDED:
+        # The outcome first: most attempts succeed, and then the channels do not matter.
+        elif outcome != Outcome.SUCCEEDED and not has_vmms_admin(channels):
+            # Formatted only here: two strftime calls per attempt added up on a fleet.
+            window = f" for {started:%H:%M:%S}–{ended:%H:%M:%S}" if started and ended else ""
             supplied = ", ".join(sorted(_log_name(c) for c in channels))
             plural = "s" if len(channels) > 1 else ""
             notes.append(

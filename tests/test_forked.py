@@ -81,6 +81,35 @@ def test_later_parts_come_from_children() -> None:
     assert [item.split(":")[0] for item in text.split(",")[:-1]] == [str(i) for i in range(2000)]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_meanwhile_runs_once_here_before_this_process_builds(threads: int) -> None:
+    # The caller's other work (the document's head) overlaps the children's parts: it runs
+    # in this process, once, after the children started and before the first part is built;
+    # and, when nothing is forked (another thread running), before the serial build too.
+    if threads == 1 and _ran_in_a_fresh_process():
+        return
+    log: list[str] = []
+
+    def build(start: int, stop: int) -> str:
+        if os.getpid() == PARENT:
+            log.append(f"build {start}")
+        return _numbers(start, stop)
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if threads == 2:
+        thread.start()
+    try:
+        meanwhile = lambda: log.append(f"meanwhile {os.getpid() == PARENT}")  # noqa: E731
+        text = forked.split_build(build, 2000, 2, meanwhile=meanwhile)
+    finally:
+        stop.set()
+        if threads == 2:
+            thread.join()
+    assert log == ["meanwhile True", "build 0"]
+    assert text.endswith(",1999:c," if threads == 1 else ",1999:p,")
+
+
 def _fails_in_a_child(start: int, stop: int) -> str:
     if os.getpid() != PARENT:
         raise RuntimeError("a child that cannot build its part")

@@ -37,11 +37,19 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def split_build(build: Callable[[int, int], str], count: int, parts: int | None = None) -> str:
+def split_build(
+    build: Callable[[int, int], str],
+    count: int,
+    parts: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> str:
     """``build(0, count)``, as ``build`` of consecutive ranges joined, the ranges after the
-    first built in forked children."""
+    first built in forked children.  ``meanwhile`` runs once in this process before its own
+    part, while the children build theirs: other work the caller needs anyway."""
     parts = min(parts or cores(), count // (MIN_ITEMS // 2) or 1)
     if parts <= 1 or not hasattr(os, "fork") or threading.active_count() > 1:
+        if meanwhile is not None:
+            meanwhile()
         return build(0, count)
     bounds = [count * k // parts for k in range(parts + 1)]
     children: list[tuple[int, int, int, IO[bytes]]] = []  # (pid, start, stop, its file)
@@ -59,6 +67,8 @@ def split_build(build: Callable[[int, int], str], count: int, parts: int | None 
                     _child(build, start, stop, out.fileno())
                 children.append((pid, start, stop, out))
                 waiting.add(pid)
+            if meanwhile is not None:
+                meanwhile()
             texts = [build(bounds[0], bounds[1])]
             built_to = bounds[1]
             for pid, start, stop, out in children:

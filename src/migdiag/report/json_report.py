@@ -316,14 +316,21 @@ def _compact(analysis: Analysis) -> str:
     The pieces are joined once, at the end: each intermediate join would copy tens of MB.
     """
     encode = _COMPACT.encode
+    head: list[tuple[str, str | None]] = []  # (key, its text; None for the migrations)
+
+    def document() -> None:
+        # The rest of the document, made while forked children encode later migrations.
+        for key, value in _document(analysis, []).items():
+            head.append((key, None if key == "migrations" else encode(value)))
+
+    # Each migration's text depends on it alone: built in parts on every core.
+    migrations = split_build(
+        partial(_migrations, analysis), len(analysis.results), meanwhile=document
+    )
     pieces = ["{"]
-    for number, (key, value) in enumerate(_document(analysis, []).items()):
+    for number, (key, text) in enumerate(head):
         pieces.append(f"{',' if number else ''}{encode(key)}:")
-        if key == "migrations":
-            # Each migration's text depends on it alone: built in parts on every core.
-            pieces += ["[", split_build(partial(_migrations, analysis), len(analysis.results)), "]"]
-        else:
-            pieces.append(encode(value))
+        pieces += ["[", migrations, "]"] if text is None else [text]
     pieces.append("}\n")
     return "".join(pieces)
 

@@ -1,6 +1,7 @@
-"""A long text built in parts on every core (``migdiag.forked``): the serial text, whatever
-the split, a child's failure or a thread in the process; and a fleet's compact JSON is the
-document ``json.dumps`` writes."""
+"""Work on every core after reading (``migdiag.forked``): a long text built in parts is the
+serial text, whatever the split, a child's failure or a thread in the process, and a fleet's
+compact JSON is the document ``json.dumps`` writes; a step run in a child gives the value it
+gives here, or runs here."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -158,3 +160,94 @@ def test_a_fleet_sized_document_is_what_json_dumps_writes(monkeypatch: pytest.Mo
     expected = json.dumps(to_json_obj(fleet), ensure_ascii=True, separators=(",", ":")) + "\n"
     monkeypatch.setattr(forked, "cores", lambda: 2)
     assert render_json(fleet, RenderOptions()) == expected
+
+
+# ---- in_child: one step in a forked child while this process does another ----------------
+
+
+def _where() -> str:
+    return "p" if os.getpid() == PARENT else "c"
+
+
+def _raises_in_a_child() -> str:
+    if os.getpid() != PARENT:
+        raise RuntimeError("a child that cannot do its step")
+    return _where()
+
+
+def _dies_in_a_child() -> str:
+    if os.getpid() != PARENT:
+        os._exit(3)
+    return _where()
+
+
+def test_a_step_runs_in_a_child_and_its_value_comes_back() -> None:
+    if _ran_in_a_fresh_process():
+        return
+    with forked.in_child(lambda: (_where(), list(range(5))), forked.MIN_ITEMS) as value:
+        here = _where()  # this process's own work, meanwhile
+        assert value() == ("c", [0, 1, 2, 3, 4])
+    assert here == "p"
+
+
+@pytest.mark.parametrize("step", [_raises_in_a_child, _dies_in_a_child])
+def test_a_step_whose_child_failed_runs_here(step: Callable[[], str]) -> None:
+    if _ran_in_a_fresh_process():
+        return
+    with forked.in_child(step, forked.MIN_ITEMS) as value:
+        assert value() == "p"
+
+
+def test_small_steps_and_threaded_processes_run_here() -> None:
+    with forked.in_child(_where, forked.MIN_ITEMS - 1) as value:
+        assert value() == "p"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with forked.in_child(_where, forked.MIN_ITEMS) as value:
+            assert value() == "p"
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_child_not_waited_for_is_stopped(tmp_path: Path) -> None:
+    if _ran_in_a_fresh_process():
+        return
+    marker = tmp_path / "pid"
+
+    def slow() -> None:
+        marker.write_text(str(os.getpid()))
+        threading.Event().wait(600)
+
+    with forked.in_child(slow, forked.MIN_ITEMS):
+        while not marker.exists() or not marker.read_text():
+            threading.Event().wait(0.01)
+    pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped on leaving the block
+
+
+def test_an_analysis_with_its_drains_found_in_a_child_is_the_serial_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if _ran_in_a_fresh_process():
+        return
+    paths = [str(SAMPLES / "healthy-drain")]
+    serial = analyze(paths, Options(jobs=1))
+    assert serial.drains
+    monkeypatch.setattr(forked, "MIN_ITEMS", 1)  # a sample's few attempts fork too
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    children: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    assert analyze(paths, Options(jobs=1)) == serial
+    assert children  # the drains did come from a child

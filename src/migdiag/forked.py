@@ -1,4 +1,5 @@
-"""Build a long text in parts, on every core: the parts after the first in forked children.
+"""Work after reading, on every core: a long text built in parts (the parts after the first
+in forked children), and a step run in a forked child while this process does another.
 
 What a fleet's analysis does after reading runs in one process while the other cores idle,
 and its largest step, encoding thousands of migrations as JSON (tens of MB), splits cleanly:
@@ -19,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pickle
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
-from typing import IO
+from collections.abc import Callable, Iterator
+from typing import IO, TypeVar
+
+T = TypeVar("T")
 
 # Below this many items a fork (~10 ms with a large heap) costs more than it saves.
 MIN_ITEMS = 400
@@ -107,3 +111,62 @@ def _read_back(status: int, out: IO[bytes]) -> str | None:
         return None
     out.seek(0)
     return out.read().decode("ascii")
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1 and cores() > 1
+
+
+@contextlib.contextmanager
+def in_child(func: Callable[[], T], items: int) -> Iterator[Callable[[], T]]:
+    """``func()`` started in a forked child, while this process goes on with other work.
+
+    Yields a function that waits for the child and returns ``func()``'s value (pickled back
+    through an unlinked temporary file); it runs ``func()`` here instead when the child
+    failed or died, when forking is not safe (see ``split_build``), and for fewer than
+    ``MIN_ITEMS`` items.  ``func`` must be pure and its value picklable.  Leaving the block
+    without waiting kills the child."""
+    if items < MIN_ITEMS or not _can_fork():
+        yield func
+        return
+    with contextlib.ExitStack() as files:
+        try:
+            out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
+            pid = os.fork()
+        except OSError:
+            yield func
+            return
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            _pickling_child(func, out.fileno())
+        reaped = False
+
+        def wait() -> T:
+            nonlocal reaped
+            _, status = os.waitpid(pid, 0)
+            reaped = True
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                out.seek(0)
+                value: T = pickle.load(out)
+                return value
+            return func()
+
+        try:
+            yield wait
+        finally:
+            if not reaped:  # interrupted, or the value was not wanted
+                with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+
+
+def _pickling_child(func: Callable[[], T], fd: int) -> None:
+    status = 1
+    try:
+        gc.disable()  # a collection would walk, and so copy, the parent's whole heap
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        data = memoryview(pickle.dumps(func(), protocol=pickle.HIGHEST_PROTOCOL))
+        while data:
+            data = data[os.write(fd, data) :]
+        status = 0
+    finally:
+        os._exit(status)

@@ -30,7 +30,7 @@ from typing import Any
 _STANDARD = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 # What orjson writes unescaped and ensure_ascii escapes: DEL and everything past ASCII.
-_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
+_NOT_ASCII = re.compile("[^\x00-\x7e]")  # a negated small range: compiled in microseconds
 
 
 class UnusualNumber(float):

@@ -16,7 +16,7 @@ three ways, each handled here so that the text stays the one the json module wri
 * Anything else orjson refuses (a lone surrogate in text, an integer beyond 64 bits) is
   written by json too.
 
-Without orjson installed every document is written by json.
+Without orjson installed every document is written by json; orjson is imported on first use.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 _STANDARD = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
@@ -89,4 +90,10 @@ def _fast_encoder() -> Callable[[Any], str]:
     return encode
 
 
-encode = _fast_encoder()
+# Imported on first use, not with the module: only a fleet-sized document is written so.
+_encoder = cache(_fast_encoder)
+
+
+def encode(obj: Any) -> str:
+    """The compact text of ``obj``: orjson's where it can be, the json module's byte for byte."""
+    return _encoder()(obj)

@@ -128,7 +128,7 @@ def unknown_cause(result: MigrationResult, status: Status | None = None) -> bool
     """A failed attempt whose cause is unknown: no finding, or only the ``unknown`` one.
     ``status``: the result's ``status_of``, when the caller has it already."""
     d = result.diagnosis
-    status = status or status_of(result)
+    status = status_of(result) if status is None else status
     return status is Status.FAILED and (d is None or d.cause == "unknown")
 
 

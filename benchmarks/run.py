@@ -115,6 +115,7 @@ class Run:
     max_rss: int  # bytes, the largest single process (wait4 covers reaped descendants)
     tree_rss: int  # bytes, the most the whole process tree held at once (sampled)
     stdout: str
+    cpu: float = 0.0  # seconds of user and system time, reaped descendants included (wait4)
 
 
 def _tree_rss(root: int) -> int:
@@ -175,7 +176,7 @@ def run(command: Sequence[str]) -> Run:
         raise SystemExit(
             f"{' '.join(command[:5])} failed with exit code {process.returncode}:\n{stderr[-2000:]}"
         )
-    return Run(wall, usage.ru_maxrss * 1024, peak, stdout)
+    return Run(wall, usage.ru_maxrss * 1024, peak, stdout, usage.ru_utime + usage.ru_stime)
 
 
 def bundle(size: fleet.FleetSize, out: Path) -> Path:
@@ -202,6 +203,7 @@ def _median(runs: Sequence[Run]) -> Run:
         max(r.max_rss for r in runs),
         max(r.tree_rss for r in runs),
         middle.stdout,
+        statistics.median(r.cpu for r in runs),
     )
 
 
@@ -260,20 +262,31 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
     print()
     print(
         f"{'':14s} {'wall s':>8s} {'records/s':>12s} {'MB/s':>8s} {'peak RSS MB':>12s} "
-        f"{'tree RSS MB':>12s}"
+        f"{'tree RSS MB':>12s} {'CPU s':>8s}"
     )
     for label, r in results.items():
         rec_s, mb_s = rates(r)
         print(
             f"{label:14s} {r.wall:8.2f} {rec_s:12,.0f} {mb_s:8.1f} {r.max_rss / 1e6:12.0f} "
-            f"{r.tree_rss / 1e6:12.0f}"
+            f"{r.tree_rss / 1e6:12.0f} {r.cpu:8.2f}"
         )
     best = results[f"analyze-j{jobs}"]
     ratio = bare.wall / best.wall
     fair = results[f"bare-j{jobs}"].wall / best.wall
+    # Each round's own ratio too: a shared machine's speed drifts within a run, and a round
+    # measures both commands within seconds of each other.
+    rounds = [
+        b.wall / a.wall
+        for b, a in zip(measured[f"bare-j{jobs}"], measured[f"analyze-j{jobs}"], strict=True)
+    ]
+    fair_cpu = results[f"bare-j{jobs}"].cpu / best.cpu if best.cpu else 0.0
     speedup = results["analyze-j1"].wall / best.wall
     identical = len(set(outputs.values())) == 1
     print(f"\nanalyze (--jobs {jobs}) / bare parse with {jobs} processes, throughput: {fair:.2f}")
+    print(
+        f"  the rounds' own ratios: median {statistics.median(rounds):.2f}, "
+        f"{min(rounds):.2f}-{max(rounds):.2f}; CPU (all processes): {fair_cpu:.2f}"
+    )
     print(f"analyze (--jobs {jobs}) / bare parse in one process, throughput: {ratio:.2f}")
     print(f"speed-up 1 -> {jobs} jobs: {speedup:.2f}x; outputs identical: {identical}")
     stages = stage_profile([str(where)], jobs)
@@ -295,11 +308,14 @@ def read_benchmark(size_name: str, out: Path, runs: int, jobs: int) -> dict[str,
                 "mb_per_s": rates(r)[1],
                 "peak_rss_bytes": r.max_rss,
                 "tree_rss_bytes": r.tree_rss,
+                "cpu_s": r.cpu,
             }
             for label, r in results.items()
         },
         "ratio": ratio,
         "ratio_per_core": fair,
+        "ratio_per_core_rounds": rounds,
+        "cpu_ratio_per_core": fair_cpu,
         "speedup": speedup,
         "identical_outputs": identical,
     }

@@ -41,6 +41,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def _fork_is_safe() -> bool:
+    # A POSIX fork, and no other thread: a fork copies the locks other threads hold.
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 def split_build(
     build: Callable[[int, int], str],
     count: int,
@@ -51,7 +56,7 @@ def split_build(
     first built in forked children.  ``meanwhile`` runs once in this process before its own
     part, while the children build theirs: other work the caller needs anyway."""
     parts = min(parts or cores(), count // (MIN_ITEMS // 2) or 1)
-    if parts <= 1 or not hasattr(os, "fork") or threading.active_count() > 1:
+    if parts <= 1 or not _fork_is_safe():
         if meanwhile is not None:
             meanwhile()
         return build(0, count)
@@ -113,10 +118,6 @@ def _read_back(status: int, out: IO[bytes]) -> str | None:
     return out.read().decode("ascii")
 
 
-def _can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1 and cores() > 1
-
-
 @contextlib.contextmanager
 def in_child(func: Callable[[], T], items: int) -> Iterator[Callable[[], T]]:
     """``func()`` started in a forked child, while this process goes on with other work.
@@ -126,7 +127,7 @@ def in_child(func: Callable[[], T], items: int) -> Iterator[Callable[[], T]]:
     failed or died, when forking is not safe (see ``split_build``), and for fewer than
     ``MIN_ITEMS`` items.  ``func`` must be pure and its value picklable.  Leaving the block
     without waiting kills the child."""
-    if items < MIN_ITEMS or not _can_fork():
+    if items < MIN_ITEMS or cores() < 2 or not _fork_is_safe():
         yield func
         return
     with contextlib.ExitStack() as files:

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+# What json.dumps(obj, separators=(",", ":")) uses: its C encoder (the json module has one
+# only without indent).
 _STANDARD = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 # What orjson writes unescaped and ensure_ascii escapes: DEL and everything past ASCII.

@@ -300,11 +300,6 @@ def to_json_obj(analysis: Analysis) -> dict[str, Any]:
     return _document(analysis, [migration_obj(r) for r in analysis.results])
 
 
-# What json.dumps(doc, ensure_ascii=True, separators=(",", ":")) uses: its C encoder (Python's
-# json has one only without indent).
-_COMPACT = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-
-
 def _compact(analysis: Analysis) -> str:
     """``json.dumps(to_json_obj(analysis)) + "\n"`` compactly, one migration at a time.
 
@@ -315,7 +310,8 @@ def _compact(analysis: Analysis) -> str:
     pairs joined by ``,`` ``}``, so encoding the parts and joining them so is byte-identical.
     The pieces are joined once, at the end: each intermediate join would copy tens of MB.
     """
-    encode = _COMPACT.encode
+    # The head's parts hold numbers not all of which pass report_number: the json module's.
+    encode = compact_json.standard
     head: list[tuple[str, str | None]] = []  # (key, its text; None for the migrations)
 
     def document() -> None:

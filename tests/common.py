@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,32 @@ def run_migdiag(
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
         timeout=timeout,
     )
+
+
+_fresh_runs: dict[str, subprocess.CompletedProcess[str]] = {}
+
+
+def ran_in_a_fresh_process(test_file: str) -> bool:
+    """True when ``test_file``'s tests have passed in a fresh interpreter instead of this one.
+
+    Work is forked (``migdiag.forked``) only while the process has a single thread, and a
+    test run earlier in this session may have left one behind (Dask's offload thread lives
+    as long as the process): then nothing would fork and the children's side would go
+    untested.  So the module runs once more, alone, in a process of its own, and must pass
+    there."""
+    if threading.active_count() == 1:
+        return False
+    if test_file not in _fresh_runs:
+        _fresh_runs[test_file] = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    result = _fresh_runs[test_file]
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return True
 
 
 def populated_event(**changes: object) -> Event:

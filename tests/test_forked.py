@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common import ran_in_a_fresh_process
 from migdiag import forked
 from migdiag.api import Options, analyze
 from migdiag.report.json_report import PRETTY_LIMIT, render_json, to_json_obj
@@ -30,31 +29,8 @@ PARENT = os.getpid()
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
 
-_fresh_run: list[subprocess.CompletedProcess[str]] = []
-
-
 def _ran_in_a_fresh_process() -> bool:
-    """True when the fork tests have passed in a fresh interpreter instead of this one.
-
-    A part is forked only while the process has a single thread, and a test run earlier in
-    this session may have left one behind (Dask's offload thread lives as long as the
-    process): then nothing here would fork and the children's side would go untested. So
-    this module runs once more, alone, in a process of its own, and must pass there."""
-    if threading.active_count() == 1:
-        return False
-    if not _fresh_run:
-        _fresh_run.append(
-            subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        )
-    result = _fresh_run[0]
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return True
+    return ran_in_a_fresh_process(__file__)
 
 
 def _numbers(start: int, stop: int) -> str:

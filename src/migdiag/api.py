@@ -20,10 +20,13 @@ from migdiag.config import snapshot as config_snapshot
 from migdiag.model import (
     DEFAULT_SKEW_TOLERANCE,
     Analysis,
+    ConfigFinding,
     ConfigurationReport,
+    Drain,
     Event,
     InputReport,
     Migration,
+    MigrationResult,
     PastedText,
     SpeedFacts,
 )
@@ -37,6 +40,7 @@ from migdiag.workers import run_isolated
 if TYPE_CHECKING:
     from migdiag.config.facts import Configuration
     from migdiag.config.snapshot import Snapshot
+    from migdiag.correlate import Correlation
     from migdiag.diagnose import Library
 
 Progress = Callable[["ReadProgress"], None]
@@ -268,33 +272,19 @@ def _analyze(
     library = library or load_library(options.signature_dirs)
     catalog = default_catalog()
     reports, events, texts, _, snapshots = _read(paths, options, progress, _import_analysis_steps)
-    from migdiag.correlate import correlate
-    from migdiag.diagnose.rank import diagnose
-
     pasted, reports = _explain_texts(texts, reports, library, catalog)
-    correlation = correlate(events, catalog, options.skew_tolerance)
     host_facts, configuration = _configuration(snapshots, reports)
-    from migdiag.drains import find_drains
-    from migdiag.forked import in_child
-
     # The snapshots' VM memory sizes and link facts feed the drains' throughput and speed
     # rules; what the caller states wins.
-    memory = {**host_facts.memory_by_vm(), **(options.vm_memory or {})}
-    speed = {**host_facts.speed_facts(), **(options.speed_facts or {})}
-    migrations = correlation.migrations
-    # Drains depend on the attempts alone: on a fleet they are found in a forked child while
-    # this process diagnoses (both ~0.1-0.2 s, one after the other before).
-    with in_child(partial(find_drains, migrations, memory, speed), len(migrations)) as drained:
-        context = _ContextIndex(events)
-        window = max((s.window_s for s in library.signatures), default=300.0)
-        results = tuple(
-            diagnose(m, library, catalog, context.around(m, window)) for m in migrations
-        )
-        if configuration.findings:
-            from migdiag.diagnose.corroborate import corroborate
-
-            results = tuple(corroborate(r, configuration.findings) for r in results)
-        drains = drained()
+    step = _Diagnosis(
+        library=library,
+        catalog=catalog,
+        tolerance=options.skew_tolerance,
+        findings=configuration.findings,
+        memory={**host_facts.memory_by_vm(), **(options.vm_memory or {})},
+        speed={**host_facts.speed_facts(), **(options.speed_facts or {})},
+    )
+    correlation, results, drains = _diagnosed(events, step)
     warnings: list[str] = []
     if any(e.time_assumed for e in events):
         warnings.append(
@@ -315,6 +305,99 @@ def _analyze(
         configuration=configuration,
         drains=drains,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Diagnosis:
+    """What correlating and diagnosing a share of the events needs besides the events."""
+
+    library: Library
+    catalog: Catalog
+    tolerance: timedelta
+    findings: tuple[ConfigFinding, ...]
+    memory: Mapping[str, int]
+    speed: Mapping[str, SpeedFacts]
+    drains_aside: bool = True  # drains found in a forked child while diagnosing
+
+
+# Below this many events, correlating groups of hosts on other cores costs more (forking a
+# large heap, pickling the results back) than it saves.
+_SPLIT_EVENTS = 6000
+
+
+def _diagnosed(
+    events: Sequence[Event], step: _Diagnosis
+) -> tuple[Correlation, tuple[MigrationResult, ...], tuple[Drain, ...]]:
+    """Correlate and diagnose ``events``, and find the drains.
+
+    A bundle of several clusters is several problems: hosts that share no VM and name no
+    host of another group (``correlate.groups``) are correlated apart, the groups in shares
+    on every core (``forked.run_shares``: one share here, the others in forked children,
+    the events never pickled), and the shares merged into what one pass over all events
+    gives (the tests compare).  One group, or a small bundle: one pass here."""
+    from migdiag.correlate import merged
+    from migdiag.correlate.groups import independent_groups
+    from migdiag.forked import cores, run_shares
+
+    count = cores()
+    groups = independent_groups(events) if count > 1 and len(events) >= _SPLIT_EVENTS else []
+    if len(groups) < 2:
+        return _diagnose_share(events, step)
+    shares = _shares(groups, count)
+    parts = run_shares(
+        partial(_diagnose_share, step=replace(step, drains_aside=False)), shares, events
+    )
+    correlation = merged([c for c, _, _ in parts], step.tolerance)
+    result_of = {id(r.migration): r for _, results, _ in parts for r in results}
+    results = tuple(result_of[id(m)] for m in correlation.migrations)
+    drains = tuple(sorted((d for _, _, ds in parts for d in ds), key=lambda d: (d.start, d.source)))
+    return correlation, results, drains
+
+
+def _shares(groups: Sequence[Sequence[Event]], count: int) -> list[list[Event]]:
+    """Groups dealt into ``count`` shares of about equal work, the largest groups first,
+    each share's events in their input order.  The first share (this process's) is dealt
+    a little more: the others pay for pickling their results back."""
+    loads = [0.0] * count
+    dealt: list[list[int]] = [[] for _ in range(count)]
+    by_size = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g))
+    for g in by_size:
+        share = min(range(count), key=lambda s: (loads[s], s))
+        dealt[share].append(g)
+        loads[share] += len(groups[g]) * (1.0 if share == 0 else _CHILD_COST)
+    return [[e for g in sorted(numbers) for e in groups[g]] for numbers in dealt if numbers]
+
+
+# A child's share costs this much more per event than this process's (its results are
+# pickled and read back): measured on the fleet benchmark.
+_CHILD_COST = 1.2
+
+
+def _diagnose_share(
+    events: Sequence[Event], step: _Diagnosis
+) -> tuple[Correlation, tuple[MigrationResult, ...], tuple[Drain, ...]]:
+    from migdiag.correlate import correlate
+    from migdiag.diagnose.rank import diagnose
+    from migdiag.drains import find_drains
+    from migdiag.forked import in_child
+
+    correlation = correlate(events, step.catalog, step.tolerance)
+    migrations = correlation.migrations
+    find = partial(find_drains, migrations, step.memory, step.speed)
+    # Drains depend on the attempts alone: on a fleet they are found in a forked child while
+    # this process diagnoses (both ~0.1-0.2 s, one after the other before).
+    with in_child(find, len(migrations) if step.drains_aside else 0) as drained:
+        context = _ContextIndex(events)
+        window = max((s.window_s for s in step.library.signatures), default=300.0)
+        results = tuple(
+            diagnose(m, step.library, step.catalog, context.around(m, window)) for m in migrations
+        )
+        if step.findings:
+            from migdiag.diagnose.corroborate import corroborate
+
+            results = tuple(corroborate(r, step.findings) for r in results)
+        drains = drained()
+    return correlation, results, drains
 
 
 def _configuration(

@@ -18,14 +18,16 @@ the part is built here.  ``build`` must be a pure function of its range and retu
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import gc
 import os
 import pickle
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from typing import IO, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -171,3 +173,120 @@ def _pickling_child(func: Callable[[], T], fd: int) -> None:
         status = 0
     finally:
         os._exit(status)
+
+
+S = TypeVar("S")
+
+
+def run_shares(func: Callable[[S], T], shares: Sequence[S], shared: Sequence[object]) -> list[T]:
+    """``[func(share) for share in shares]``, the shares after the first in forked children
+    while this process runs the first.
+
+    Each child's value comes back pickled through an unlinked temporary file, with every
+    object of ``shared`` (the inputs both sides hold already: the events) sent as its index
+    there: it comes back as that very object, not a copy, and is not pickled at all (the
+    events were most of the bytes and of the time).  A share whose child failed or died is
+    run here; so is every share where forking is not safe (see ``split_build``).  ``func``
+    must be pure and its value picklable."""
+    if len(shares) <= 1 or not _fork_is_safe():
+        return [func(share) for share in shares]
+    children: list[tuple[int, IO[bytes]]] = []
+    waiting: set[int] = set()  # children not yet reaped: a reaped pid may be reused
+    with contextlib.ExitStack() as files:
+        try:
+            for share in shares[1:]:
+                try:
+                    out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
+                    pid = os.fork()
+                except OSError:
+                    break  # no temporary file or no process: the rest is run here
+                if pid == 0:  # pragma: no cover - runs in the child, which never returns
+                    _sharing_child(partial(func, share), shared, out.fileno())
+                children.append((pid, out))
+                waiting.add(pid)
+            values = [func(shares[0])]
+            for (pid, out), share in zip(children, shares[1:], strict=False):
+                _, status = os.waitpid(pid, 0)
+                waiting.discard(pid)
+                value = _shared_back(status, out, shared)
+                values.append(func(share) if value is None else value[0])
+            values += [func(share) for share in shares[len(values) :]]
+            return values
+        finally:
+            for pid in waiting:  # interrupted: those children's values are not wanted
+                with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+
+
+class _SharingPickler(pickle.Pickler):
+    """Pickles each object of ``shared`` as a call of ``_shared_object`` with its index.
+
+    Through the dispatch table (looked up in C by type), not ``persistent_id``: that is
+    called for every string and tuple too, and was half of the pickling time."""
+
+    def __init__(self, file: IO[bytes], shared: Sequence[object]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        index = {id(obj): number for number, obj in enumerate(shared)}
+
+        def reduce(obj: Any) -> Any:
+            # The objects of ``shared`` are alive in both processes: their ids name no other.
+            number = index.get(id(obj))
+            return (
+                obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+                if number is None
+                else (
+                    _shared_object,
+                    (number,),
+                )
+            )
+
+        kinds = {type(obj) for obj in shared}
+        if kinds & _SAVED_BEFORE_THE_TABLE:
+            raise TypeError("shared objects must be instances of classes of their own")
+        table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
+        table.update((kind, reduce) for kind in kinds)
+        self.dispatch_table = table
+
+
+# Types the pickler writes itself before it looks at a dispatch table (its fast paths).
+_SAVED_BEFORE_THE_TABLE = frozenset(
+    {type(None), bool, int, float, bytes, bytearray, str, dict, set, frozenset, list, tuple}
+)
+
+
+def _shared_object(number: int) -> object:
+    """Stands for the ``number``-th shared object in a pickle ``_SharingUnpickler`` reads."""
+    raise RuntimeError("only _SharingUnpickler reads what _SharingPickler writes")
+
+
+class _SharingUnpickler(pickle.Unpickler):
+    def __init__(self, file: IO[bytes], shared: Sequence[object]) -> None:
+        super().__init__(file)
+        self._shared = shared
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_shared_object":
+            return self._shared.__getitem__
+        return super().find_class(module, name)
+
+
+def _sharing_child(func: Callable[[], object], shared: Sequence[object], fd: int) -> None:
+    status = 1
+    try:
+        gc.disable()  # a collection would walk, and so copy, the parent's whole heap
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        value = func()
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            _SharingPickler(out, shared).dump(value)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _shared_back(status: int, out: IO[bytes], shared: Sequence[object]) -> tuple[Any] | None:
+    """``(value,)`` as the child pickled it, or ``None`` when it failed."""
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        return None
+    out.seek(0)
+    return (_SharingUnpickler(out, shared).load(),)

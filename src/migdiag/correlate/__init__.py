@@ -44,7 +44,7 @@ from datetime import timedelta
 from migdiag.catalog import Catalog, default_catalog
 from migdiag.correlate.attempts import attach_anonymous, join_segments
 from migdiag.correlate.build import build_migration, with_concurrency
-from migdiag.correlate.facts import EPOCH, facts_of, vm_keys
+from migdiag.correlate.facts import EPOCH, facts_of, time_order, vm_keys
 from migdiag.correlate.segments import segments_of
 from migdiag.correlate.skew import estimate_skew
 from migdiag.gc_pause import gc_paused
@@ -94,19 +94,51 @@ def _correlate(events: Sequence[Event], catalog: Catalog, tolerance: timedelta) 
         build_migration(sorted(set(a.members), key=order_key.__getitem__), a, facts, corrected)
         for a in attempts
     ]
-    migrations.sort(key=lambda m: (m.started is None, m.started or EPOCH, m.id))
+    migrations.sort(key=_in_order)
     migrations = with_concurrency(migrations)
-    reordered = _reordered_hosts(migrations)
-    warnings = tuple(
-        s.describe() + _why_warned(s, tolerance)
-        for s in skews
-        if abs(s.offset_s) > tolerance.total_seconds() or s.host in reordered
+    return Correlation(
+        migrations=tuple(migrations),
+        skews=tuple(skews),
+        warnings=_skew_warnings(skews, migrations, tolerance),
+        unattached=tuple(ordered[i] for i in unattached),
+    )
+
+
+def merged(
+    parts: Sequence[Correlation], skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE
+) -> Correlation:
+    """The correlations of independent groups of hosts (``groups.independent_groups``) as
+    one: what ``correlate`` returns for all their events at once.  Nothing crosses groups,
+    so each part holds whole attempts, skews and concurrency figures; only the orders (and
+    the warnings, which follow the skews' order) are made again."""
+    if len(parts) == 1:
+        return parts[0]
+    migrations = sorted((m for p in parts for m in p.migrations), key=_in_order)
+    skews = sorted((s for p in parts for s in p.skews), key=lambda s: (s.reference, s.host))
+    unattached = sorted(
+        (e for p in parts for e in p.unattached), key=lambda e: time_order(e, e.short_host)
     )
     return Correlation(
         migrations=tuple(migrations),
         skews=tuple(skews),
-        warnings=warnings,
-        unattached=tuple(ordered[i] for i in unattached),
+        warnings=_skew_warnings(skews, migrations, skew_tolerance),
+        unattached=tuple(unattached),
+    )
+
+
+def _in_order(m: Migration) -> tuple[object, ...]:
+    # Ids hash the VM, source and start: equal keys would be one attempt found twice.
+    return (m.started is None, m.started or EPOCH, m.id)
+
+
+def _skew_warnings(
+    skews: Sequence[SkewEstimate], migrations: Sequence[Migration], tolerance: timedelta
+) -> tuple[str, ...]:
+    reordered = _reordered_hosts(migrations)
+    return tuple(
+        s.describe() + _why_warned(s, tolerance)
+        for s in skews
+        if abs(s.offset_s) > tolerance.total_seconds() or s.host in reordered
     )
 
 

@@ -164,6 +164,12 @@ class Facts:
     channels: dict[str, set[str]]  # host -> channels it logged
 
 
+def time_order(e: Event, host: str) -> tuple[object, ...]:
+    """The order ``Facts.events`` has: time, then host (``host`` is its short name) and the
+    record's place in its log, so that ties come out the same whatever the input order."""
+    return (e.time, host, e.channel, e.record_id or 0, e.event_id, e.fields)
+
+
 def facts_of(given: Iterable[Event], catalog: Catalog) -> Facts:
     events = list(given)
     # A fleet has tens of hosts and providers and a few dozen event ids: look each up once.
@@ -171,10 +177,7 @@ def facts_of(given: Iterable[Event], catalog: Catalog) -> Facts:
     spec_of: dict[tuple[str, int], EventSpec | None] = {}
     provider_of: dict[str, tuple[bool, bool]] = {}  # provider -> (hyper-v, high-availability)
     unsorted_hosts = [short.get(e.host) or short.setdefault(e.host, e.short_host) for e in events]
-    sort_keys = [
-        (e.time, host, e.channel, e.record_id or 0, e.event_id, e.fields)
-        for e, host in zip(events, unsorted_hosts, strict=True)
-    ]
+    sort_keys = [time_order(e, host) for e, host in zip(events, unsorted_hosts, strict=True)]
     # Sorting positions by a prepared key list is a stable sort of the events by that key.
     order = sorted(range(len(events)), key=sort_keys.__getitem__)
     ordered = [events[i] for i in order]

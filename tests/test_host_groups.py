@@ -1,0 +1,386 @@
+"""Independent groups of hosts correlated apart, on several cores: the same analysis.
+
+A bundle of several clusters is correlated and diagnosed group by group, the groups shared
+out to forked children (``api._diagnosed``).  Whatever the clusters, clocks, failures,
+orders and VMs that cross from one cluster to another, the attempts, skews, warnings,
+diagnoses and drains must be those of one pass over all events."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from common import ran_in_a_fresh_process, run_migdiag
+from migdiag import api, forked
+from migdiag.api import Options, analyze
+from migdiag.catalog import default_catalog
+from migdiag.correlate.groups import independent_groups
+from migdiag.diagnose.loader import load_library
+from migdiag.model import Event, MigrationResult
+from migdiag.normalise import normalise
+from migdiag.report.json_report import render_json
+from migdiag.report.options import RenderOptions
+from migdiag.synth.scenario import expand, parse_scenario
+
+FAILURES = [None, None, "connection-reset", "receive-timeout", "connect-timeout", "out-of-memory"]
+START = "2024-05-14T09:00:00Z"
+
+
+def _step() -> api._Diagnosis:
+    return api._Diagnosis(
+        library=load_library(()),
+        catalog=default_catalog(),
+        tolerance=api.DEFAULT_SKEW_TOLERANCE,
+        findings=(),
+        memory={},
+        speed={},
+    )
+
+
+def _vm(cluster: int, n: int, name: str | None = None) -> dict[str, Any]:
+    return {
+        "name": name or f"C{cluster}VM{n:02d}",
+        "id": f"00000000-0000-4000-8{cluster:03d}-{n:012d}",
+        "memory_gb": 2 + n % 3,
+    }
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """One scenario per cluster of two or three hosts, each host with its own clock and
+    logs, VMs migrating and draining inside their cluster (failing in any mode); now and
+    then a VM that crosses from one cluster to another (then their groups must join) or a
+    VM named like another cluster's VM but another VM (its name-only events, such as the
+    cluster's, could be taken for the other's: the groups must join as correlation would)."""
+    clusters = draw(st.integers(min_value=1, max_value=4))
+    shared = {
+        "execution_ids": draw(st.booleans()),
+        "payload_style": draw(st.sampled_from(["positional", "named"])),
+        "start": START,
+    }
+    scenarios: list[dict[str, Any]] = []
+    members: list[list[str]] = []
+    for c in range(clusters):
+        names = [f"C{c}N{n}" for n in range(draw(st.integers(min_value=2, max_value=3)))]
+        members.append(names)
+        hosts: list[dict[str, Any]] = []
+        for name in names:
+            host: dict[str, Any] = {
+                "name": name,
+                "fqdn": f"{name}.corp.example",
+                "clock_offset_s": draw(st.sampled_from([0.0, 0.0, -4.5, -1.5, 2.0, 4.5, 40.0])),
+            }
+            if draw(st.integers(min_value=0, max_value=5)) == 0:
+                host["logs"] = draw(st.sampled_from([["system"], ["vmms", "system"], ["ha"]]))
+            hosts.append(host)
+        count = draw(st.integers(min_value=1, max_value=6))
+        named_alike = c > 0 and draw(st.booleans())
+        vms = [_vm(c, n, "C0VM01" if named_alike and n == 1 else None) for n in range(1, count + 1)]
+        steps: list[dict[str, Any]] = []
+        if draw(st.booleans()):
+            steps.append(
+                {
+                    "drain": {
+                        "from": names[0],
+                        "to": names[1:],
+                        "parallel": draw(st.integers(min_value=1, max_value=4)),
+                        "at": draw(st.integers(min_value=0, max_value=600)),
+                        "failures": {
+                            v["name"]: draw(st.sampled_from(FAILURES[2:]))
+                            for v in vms
+                            if draw(st.integers(min_value=0, max_value=3)) == 0
+                        },
+                    }
+                }
+            )
+        else:
+            for v in vms:
+                source, target = draw(st.permutations(names))[:2]
+                steps.append(
+                    {
+                        "migrate": {
+                            "vm": v["name"],
+                            "from": source,
+                            "to": target,
+                            "at": draw(st.integers(min_value=0, max_value=600)),
+                            "duration_s": draw(st.integers(min_value=5, max_value=40)),
+                            "failure": draw(st.sampled_from(FAILURES)),
+                        }
+                    }
+                )
+        if draw(st.booleans()):
+            # The cluster's "moving to node" record names the VM by its name alone.
+            mover, target = draw(st.permutations(names))[:2]
+            steps.append(
+                {
+                    "event": {
+                        "host": mover,
+                        "log": "system",
+                        "channel": "Microsoft-Windows-FailoverClustering/Operational",
+                        "id": 1641,
+                        "fields": [f"Virtual Machine {draw(st.sampled_from(vms))['name']}", target],
+                        "at": draw(st.integers(min_value=0, max_value=600)),
+                    }
+                }
+            )
+        scenarios.append({**shared, "name": f"c{c}", "hosts": hosts, "vms": vms, "steps": steps})
+    if clusters > 1 and draw(st.integers(min_value=0, max_value=3)) == 0:
+        crossing = _vm(99, 1)
+        first, last = scenarios[0]["hosts"][0], scenarios[-1]["hosts"][-1]
+        step = {
+            "vm": crossing["name"],
+            "from": first["name"],
+            "to": last["name"],
+            "at": draw(st.integers(min_value=0, max_value=600)),
+            "failure": draw(st.sampled_from(FAILURES)),
+        }
+        scenarios.append(
+            {
+                **shared,
+                "name": "crossing",
+                "hosts": [first, last],
+                "vms": [crossing],
+                "steps": [{"migrate": step}],
+            }
+        )
+    return scenarios
+
+
+def _events(scenarios: list[dict[str, Any]], seed: int) -> list[Event]:
+    """The scenarios' events together, shuffled; each scenario's record ids apart."""
+    catalog = default_catalog()
+    events = [
+        normalise(replace(e, record_id=(e.record_id or 0) + 100_000 * number), catalog)
+        for number, scenario in enumerate(scenarios)
+        for e in expand(parse_scenario(scenario))
+    ]
+    rng = random.Random(seed)
+    # Some records name the VM by id alone (Worker's do), on some hosts all of them: then
+    # only the id can join that host to the others.
+    by_id_only = {h for h in sorted({e.host for e in events}) if rng.random() < 0.3}
+    events = [
+        replace(e, vm_name=None)
+        if e.vm_id and e.vm_name and (e.host in by_id_only or rng.random() < 0.3)
+        else e
+        for e in events
+    ]
+    rng.shuffle(events)
+    return events
+
+
+def _serial(
+    events: list[Event], step: api._Diagnosis
+) -> tuple[object, tuple[MigrationResult, ...], tuple[object, ...]]:
+    return api._diagnose_share(events, replace(step, drains_aside=False))
+
+
+STEP = _step()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets(), st.integers(min_value=0, max_value=2**32))
+def test_groups_correlated_apart_give_the_analysis_of_one_pass(
+    scenarios: list[dict[str, Any]], seed: int
+) -> None:
+    events = _events(scenarios, seed)
+    serial = _serial(events, STEP)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "_SPLIT_EVENTS", 0)  # the small scenario splits as a fleet would
+        patch.setattr(forked, "cores", lambda: 2)
+        split = api._diagnosed(events, STEP)
+    assert split == serial
+
+
+def test_each_cluster_is_a_group_and_a_crossing_vm_joins_two() -> None:
+    hosts = [
+        {"name": f"C{c}N{n}", "fqdn": f"C{c}N{n}.corp.example"} for c in range(3) for n in (0, 1)
+    ]
+    steps = [
+        {"migrate": {"vm": f"C{c}VM01", "from": f"C{c}N0", "to": f"C{c}N1", "at": 10 * c}}
+        for c in range(3)
+    ]
+    scenario = {
+        "name": "three",
+        "start": START,
+        "hosts": hosts,
+        "vms": [_vm(c, 1) for c in range(3)],
+        "steps": steps,
+    }
+    hosts_of = lambda groups: sorted(  # noqa: E731
+        sorted({e.short_host for e in g}) for g in groups
+    )
+    assert hosts_of(independent_groups(_events([scenario], 1))) == [
+        ["C0N0", "C0N1"],
+        ["C1N0", "C1N1"],
+        ["C2N0", "C2N1"],
+    ]
+    crossing = {"migrate": {"vm": "C0VM01", "from": "C0N1", "to": "C2N0", "at": 300}}
+    joined = dict(scenario, steps=[*steps, crossing])
+    assert hosts_of(independent_groups(_events([joined], 1))) == [
+        ["C0N0", "C0N1", "C2N0", "C2N1"],
+        ["C1N0", "C1N1"],
+    ]
+
+
+def test_a_host_named_by_another_joins_its_group_though_they_share_no_vm() -> None:
+    # The destination logged nothing of the VM (its logs hold only a System record), but
+    # the source's 20413 names it: its anonymous events could join that attempt.
+    scenario = {
+        "name": "named",
+        "start": START,
+        "hosts": [
+            {"name": "A1", "fqdn": "A1.corp.example", "logs": ["vmms", "ha", "worker"]},
+            {"name": "B1", "fqdn": "B1.corp.example", "logs": ["system"]},
+        ],
+        "vms": [_vm(1, 1)],
+        "steps": [
+            {"migrate": {"vm": "C1VM01", "from": "A1", "to": "B1", "at": 5}},
+            {
+                "event": {
+                    "host": "B1",
+                    "log": "system",
+                    "id": 7036,
+                    "provider": "Service Control Manager",
+                }
+            },
+        ],
+    }
+    events = _events([scenario], 3)
+    assert {e.short_host for e in events} == {"A1", "B1"}
+    assert len(independent_groups(events)) == 1
+
+
+def test_a_cluster_move_joins_the_node_it_names() -> None:
+    base = {
+        "time": None,
+        "channel": "Microsoft-Windows-FailoverClustering/Operational",
+        "provider": "Microsoft-Windows-FailoverClustering",
+        "event_id": 1641,
+        "level": 4,
+        "record_id": 1,
+        "message": None,
+    }
+    from datetime import UTC, datetime
+
+    from migdiag.model import Origin
+
+    move = Event(
+        **{**base, "time": datetime(2024, 5, 14, tzinfo=UTC)},
+        host="N1.corp.example",
+        fields=(("Parameter1", "Virtual Machine X"), ("Parameter2", "n2.corp.example")),
+        origin=Origin(path="t", format="synth"),
+    )
+    other = replace(move, host="N2", fields=(), event_id=1000, record_id=2)
+    assert len(independent_groups([move, other])) == 1
+    assert len(independent_groups([replace(move, fields=()), other])) == 2
+
+
+def _multi_cluster(folder: Path) -> Path:
+    scenario = {
+        "name": "clusters",
+        "start": START,
+        "hosts": [
+            {"name": f"C{c}N{n}", "fqdn": f"C{c}N{n}.corp.example", "clock_offset_s": 1.5 * n}
+            for c in range(3)
+            for n in range(3)
+        ],
+        "vms": [_vm(c, n) for c in range(3) for n in range(1, 9)],
+        "steps": [
+            {
+                "drain": {
+                    "from": f"C{c}N0",
+                    "to": [f"C{c}N1", f"C{c}N2"],
+                    "vms": [f"C{c}VM{n:02d}" for n in range(1, 9)],
+                    "parallel": 3,
+                    "failures": {f"C{c}VM0{c + 2}": "connection-reset"},
+                }
+            }
+            for c in range(3)
+        ],
+    }
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    done = run_migdiag("synth", str(folder / "scenario.yaml"), "--out", str(folder / "logs"))
+    assert done.returncode == 0, done.stderr
+    return folder / "logs"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_multi_cluster_bundle_read_from_evtx_gives_the_same_report_split_in_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = [str(_multi_cluster(tmp_path))]
+    serial = analyze(logs, Options(jobs=1))
+    assert len(serial.results) == 24 and len({m.migration.source for m in serial.results}) == 3
+    monkeypatch.setattr(api, "_SPLIT_EVENTS", 0)
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    children: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    split = analyze(logs, Options(jobs=1))
+    assert split == serial
+    assert render_json(split, RenderOptions()) == render_json(serial, RenderOptions())
+    if not ran_in_a_fresh_process(__file__):
+        assert len(children) == 2  # two of the three clusters were correlated in children
+
+
+def test_run_shares_returns_each_value_in_order_with_the_shared_objects_themselves() -> None:
+    if ran_in_a_fresh_process(__file__):
+        return
+    shared = [_Thing(0), _Thing(1), _Thing(2)]
+    values = forked.run_shares(
+        lambda share: (os.getpid(), [shared[i] for i in share]), [[0], [1, 2], [2, 0]], shared
+    )
+    assert [v[1] for v in values] == [[shared[0]], [shared[1], shared[2]], [shared[2], shared[0]]]
+    assert values[1][1][0] is shared[1] and values[2][1][1] is shared[0]  # not copies
+    assert values[0][0] == PARENT and {values[1][0], values[2][0]}.isdisjoint({PARENT})
+
+
+class _Thing:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Thing) and other.n == self.n
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_shared_objects_must_be_of_classes_of_their_own() -> None:
+    # Lists, tuples, strings... are written by the pickler before any table is looked at:
+    # they would come back as copies, silently.
+    with pytest.raises(TypeError):
+        forked._SharingPickler(io.BytesIO(), [["a list"]])
+
+
+def _fails_in_a_child(share: int) -> tuple[int, int]:
+    if share and os.getpid() != PARENT:
+        if share == 1:
+            raise RuntimeError("a child that cannot do its share")
+        os._exit(3)  # as a crash would
+    return os.getpid(), share
+
+
+PARENT = os.getpid()
+
+
+def test_a_share_whose_child_failed_or_died_runs_here() -> None:
+    if ran_in_a_fresh_process(__file__):
+        return
+    values = forked.run_shares(_fails_in_a_child, [0, 1, 2], [])
+    assert values == [(PARENT, 0), (PARENT, 1), (PARENT, 2)]

@@ -19,13 +19,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common import ran_in_a_fresh_process, run_migdiag
+from common import populated_event, ran_in_a_fresh_process, run_migdiag
 from migdiag import api, forked
 from migdiag.api import Options, analyze
 from migdiag.catalog import default_catalog
 from migdiag.correlate.groups import independent_groups
 from migdiag.diagnose.loader import load_library
-from migdiag.model import Event, MigrationResult
+from migdiag.model import DEFAULT_SKEW_TOLERANCE, Event, MigrationResult
 from migdiag.normalise import normalise
 from migdiag.report.json_report import render_json
 from migdiag.report.options import RenderOptions
@@ -39,7 +39,7 @@ def _step() -> api._Diagnosis:
     return api._Diagnosis(
         library=load_library(()),
         catalog=default_catalog(),
-        tolerance=api.DEFAULT_SKEW_TOLERANCE,
+        tolerance=DEFAULT_SKEW_TOLERANCE,
         findings=(),
         memory={},
         speed={},
@@ -200,6 +200,10 @@ def test_groups_correlated_apart_give_the_analysis_of_one_pass(
     assert split == serial
 
 
+def _hosts_of(groups: list[list[Event]]) -> list[list[str]]:
+    return sorted(sorted({e.short_host for e in group}) for group in groups)
+
+
 def test_each_cluster_is_a_group_and_a_crossing_vm_joins_two() -> None:
     hosts = [
         {"name": f"C{c}N{n}", "fqdn": f"C{c}N{n}.corp.example"} for c in range(3) for n in (0, 1)
@@ -215,17 +219,14 @@ def test_each_cluster_is_a_group_and_a_crossing_vm_joins_two() -> None:
         "vms": [_vm(c, 1) for c in range(3)],
         "steps": steps,
     }
-    hosts_of = lambda groups: sorted(  # noqa: E731
-        sorted({e.short_host for e in g}) for g in groups
-    )
-    assert hosts_of(independent_groups(_events([scenario], 1))) == [
+    assert _hosts_of(independent_groups(_events([scenario], 1))) == [
         ["C0N0", "C0N1"],
         ["C1N0", "C1N1"],
         ["C2N0", "C2N1"],
     ]
     crossing = {"migrate": {"vm": "C0VM01", "from": "C0N1", "to": "C2N0", "at": 300}}
     joined = dict(scenario, steps=[*steps, crossing])
-    assert hosts_of(independent_groups(_events([joined], 1))) == [
+    assert _hosts_of(independent_groups(_events([joined], 1))) == [
         ["C0N0", "C0N1", "C2N0", "C2N1"],
         ["C1N0", "C1N1"],
     ]
@@ -260,24 +261,16 @@ def test_a_host_named_by_another_joins_its_group_though_they_share_no_vm() -> No
 
 
 def test_a_cluster_move_joins_the_node_it_names() -> None:
-    base = {
-        "time": None,
-        "channel": "Microsoft-Windows-FailoverClustering/Operational",
-        "provider": "Microsoft-Windows-FailoverClustering",
-        "event_id": 1641,
-        "level": 4,
-        "record_id": 1,
-        "message": None,
-    }
-    from datetime import UTC, datetime
-
-    from migdiag.model import Origin
-
-    move = Event(
-        **{**base, "time": datetime(2024, 5, 14, tzinfo=UTC)},
+    # Node N1 moves a role to node n2 (short names are upper-cased, as hosts' own are).
+    move = populated_event(
+        channel="Microsoft-Windows-FailoverClustering/Operational",
+        provider="Microsoft-Windows-FailoverClustering",
+        event_id=1641,
         host="N1.corp.example",
         fields=(("Parameter1", "Virtual Machine X"), ("Parameter2", "n2.corp.example")),
-        origin=Origin(path="t", format="synth"),
+        vm_name=None,
+        vm_id=None,
+        peer_host=None,
     )
     other = replace(move, host="N2", fields=(), event_id=1000, record_id=2)
     assert len(independent_groups([move, other])) == 1

@@ -32,12 +32,12 @@ def test_a_diagnosed_fleet_crosses_processes_unchanged() -> None:
     analysis = analyze([str(samples)], Options(jobs=1))
     assert analysis.results and analysis.drains and analysis.skews
     assert any(f.evidence for r in analysis.results for f in r.findings)
-    for value in (analysis.results, analysis.drains, analysis.skews):
-        copy = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-        assert copy == value
+    for values in (analysis.results, analysis.drains, analysis.skews):
+        assert pickle.loads(pickle.dumps(values, pickle.HIGHEST_PROTOCOL)) == values
     result = analysis.results[0]
-    for kind, value in ((MigrationResult, result), (Migration, result.migration)):
-        copy = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    one: object
+    for kind, one in ((MigrationResult, result), (Migration, result.migration)):
+        copy = pickle.loads(pickle.dumps(one, pickle.HIGHEST_PROTOCOL))
         for f in fields(kind):
-            assert getattr(copy, f.name) == getattr(value, f.name), f.name
+            assert getattr(copy, f.name) == getattr(one, f.name), f.name
     assert all(isinstance(d, Drain) for d in analysis.drains)

@@ -40,15 +40,24 @@ def _numbers(start: int, stop: int) -> str:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(min_value=0, max_value=3000), st.integers(min_value=1, max_value=4))
-def test_the_parts_join_into_the_serial_text(count: int, parts: int) -> None:
-    text = forked.split_build(_numbers, count, parts)
+@given(
+    st.integers(min_value=0, max_value=3000),
+    st.integers(min_value=1, max_value=4),
+    st.sampled_from([1.0, 0.7, 0.05, 1.6]),
+)
+def test_the_parts_join_into_the_serial_text(count: int, parts: int, first: float) -> None:
+    text = forked.split_build(_numbers, count, parts, first=first)
     assert [item.split(":")[0] for item in text.split(",")[:-1]] == [str(i) for i in range(count)]
-    split = min(parts, count // (forked.MIN_ITEMS // 2) or 1) > 1
+    used = min(parts, count // (forked.MIN_ITEMS // 2) or 1)
+    split = used > 1
     forks = split and threading.active_count() == 1
     # The first part is always the parent's; the rest came from children when it forked.
     assert (":c," in text) == forks
     assert text.startswith("0:p,") or count == 0
+    if forks:
+        # This process's range is ``first`` of each child's (give or take one item).
+        mine = text.count(":p,")
+        assert abs(mine - count * first / (first + used - 1)) <= 1
 
 
 def test_later_parts_come_from_children() -> None:

@@ -53,16 +53,20 @@ def split_build(
     count: int,
     parts: int | None = None,
     meanwhile: Callable[[], None] | None = None,
+    first: float = 1.0,
 ) -> str:
     """``build(0, count)``, as ``build`` of consecutive ranges joined, the ranges after the
     first built in forked children.  ``meanwhile`` runs once in this process before its own
-    part, while the children build theirs: other work the caller needs anyway."""
+    part, while the children build theirs: other work the caller needs anyway.  ``first``
+    is the size of this process's range against each child's (smaller when ``meanwhile``
+    has work to do: the children also write their text out, this process reads it back)."""
     parts = min(parts or cores(), count // (MIN_ITEMS // 2) or 1)
     if parts <= 1 or not _fork_is_safe():
         if meanwhile is not None:
             meanwhile()
         return build(0, count)
-    bounds = [count * k // parts for k in range(parts + 1)]
+    whole = first + parts - 1
+    bounds = [0, *(int(count * (first + k) / whole) for k in range(parts - 1)), count]
     children: list[tuple[int, int, int, IO[bytes]]] = []  # (pid, start, stop, its file)
     waiting: set[int] = set()  # children not yet reaped: a reaped pid may be reused
     with contextlib.ExitStack() as files:

@@ -320,8 +320,11 @@ def _compact(analysis: Analysis) -> str:
             head.append((key, None if key == "migrations" else encode(value)))
 
     # Each migration's text depends on it alone: built in parts on every core.
+    # The head is ~a sixth of the text's work, and each child writes its text out that this
+    # process reads back: this process's range is 0.7 of a child's (measured on the fleet:
+    # with equal ranges the children waited ~0.1 s for it).
     migrations = split_build(
-        partial(_migrations, analysis), len(analysis.results), meanwhile=document
+        partial(_migrations, analysis), len(analysis.results), meanwhile=document, first=0.7
     )
     pieces = ["{"]
     for number, (key, text) in enumerate(head):

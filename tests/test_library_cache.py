@@ -92,3 +92,29 @@ def test_the_shipped_library_is_not_modified_by_loading(cache: Path, tmp_path: P
     shutil.rmtree(cache)
     load_library()
     assert {p.name: p.read_bytes() for p in builtin_dir().glob("*.yaml")} == before
+
+
+def test_the_library_loaded_while_workers_read_is_the_one_analyze_uses(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With worker processes, the shipped library is loaded in the parent's side thread while
+    # they read; a failure there is not lost: analyze loads it again, and that raises.
+    import migdiag.diagnose.loader as loader
+    from migdiag.api import Options, analyze
+
+    samples = str(Path(__file__).resolve().parents[1] / "sample_logs" / "healthy-drain")
+    here = analyze([samples], Options(jobs=1))
+    assert analyze([samples], Options(jobs=2)) == here
+
+    calls: list[str] = []
+
+    def broken(extra_dirs: object = ()) -> object:
+        import threading
+
+        calls.append(threading.current_thread().name)
+        raise SignatureError(["a library that cannot load"])
+
+    monkeypatch.setattr(loader, "load_library", broken)
+    with pytest.raises(SignatureError):
+        analyze([samples], Options(jobs=2))
+    assert calls[-1] == "MainThread" and len(calls) == 2  # the side thread's, then analyze's

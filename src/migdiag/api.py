@@ -6,6 +6,7 @@ Nothing here prints or exits; problems become ``InputReport.error`` or warnings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -269,9 +270,24 @@ def _analyze(
 ) -> Analysis:
     from migdiag.diagnose.loader import load_library
 
-    library = library or load_library(options.signature_dirs)
+    if library is None and options.signature_dirs:
+        # A user's folder is checked before any input is read: its errors end the run at once.
+        library = load_library(options.signature_dirs)
+    loaded: list[Library] = []
+
+    def meanwhile(sources: Sequence[InputSource]) -> None:
+        # While worker processes read (see _import_analysis_steps): the shipped library too.
+        _import_analysis_steps(sources)
+        if library is None:
+            # A failure here would be a thread's traceback: the load below, in this
+            # process's own thread, meets it again and raises it as analyze's.
+            with contextlib.suppress(Exception):
+                loaded.append(load_library())
+
     catalog = default_catalog()
-    reports, events, texts, _, snapshots = _read(paths, options, progress, _import_analysis_steps)
+    reports, events, texts, _, snapshots = _read(paths, options, progress, meanwhile)
+    # Read here, without workers (or after a failure in the side thread: then it raises here).
+    library = library or (loaded[0] if loaded else load_library())
     pasted, reports = _explain_texts(texts, reports, library, catalog)
     host_facts, configuration = _configuration(snapshots, reports)
     # The snapshots' VM memory sizes and link facts feed the drains' throughput and speed

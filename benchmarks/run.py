@@ -429,7 +429,7 @@ def stage_profile(paths: Sequence[str], jobs: int) -> dict[str, float]:
     print(f"\nwhere one analyze --jobs {jobs} spends its time (one run, start-up included):")
     for stage, value in seconds.items():
         share = "" if stage == "total" else f"{100 * value / total:5.1f} %"
-        print(f"  {stage:18s} {value:7.3f} s {share}")
+        print(f"  {stage:38s} {value:7.3f} s {share}")
     return seconds
 
 

@@ -52,6 +52,8 @@ def main(jobs: int, paths: list[str]) -> None:
     # they run per group of hosts, shares of groups in forked children (api._diagnosed), so
     # only the stage's wall time is this process's.  Within it, this process's own share:
     # correlation and diagnosis timed apart (children's calls are timed in the children).
+    for stage in ("read (workers)", "correlate+diagnose+drains (all cores)"):
+        SECONDS[stage] = 0.0  # printed in this order, each before its parts
     api._diagnosed = _timed("correlate+diagnose+drains (all cores)", api._diagnosed)
     correlate_module.correlate = _timed("  of which correlate here", correlate_module.correlate)
     rank_module.diagnose = _timed("  of which diagnose here", rank_module.diagnose)

@@ -62,25 +62,15 @@ _RECORD_SIGNATURE = 0x00002A2A
 _MIN_RECORD_SIZE = 32  # head (24) + a fragment header + a size copy, rounded to 8
 
 
-def _header_facts(source: InputSource, stats: ReadStats) -> None:
-    """Chunk count claimed vs present, and the dirty flag (reference evtx-format 2)."""
-    with source.open() as f:
-        header = f.read(128)
-        if len(header) < 128 or not header.startswith(FILE_MAGIC):
-            return
-        (stats.header_chunks,) = struct.unpack_from("<H", header, 42)
-        (flags,) = struct.unpack_from("<I", header, 120)
-        stats.dirty = bool(flags & 0x1)
-        found = 0
-        f.seek(HEADER_SIZE)
-        while True:
-            block = f.read(8)
-            if len(block) < 8:
-                break
-            if block == CHUNK_MAGIC:
-                found += 1
-            f.seek(CHUNK_SIZE - 8, 1)
-        stats.chunks = found
+def _header_facts(header: bytes, found: int, stats: ReadStats) -> None:
+    """Chunk count claimed vs present (``found``: chunks that start with the chunk magic),
+    and the dirty flag (reference evtx-format 2).  ``header``: the file's first bytes."""
+    if len(header) < 128 or not header.startswith(FILE_MAGIC):
+        return
+    (stats.header_chunks,) = struct.unpack_from("<H", header, 42)
+    (flags,) = struct.unpack_from("<I", header, 120)
+    stats.dirty = bool(flags & 0x1)
+    stats.chunks = found
     if stats.header_chunks is not None and found > stats.header_chunks:
         stats.warn(
             f"header claims {stats.header_chunks} chunks, {found} found: "
@@ -281,7 +271,8 @@ class _RelevantChunks:
         # the parser padded with zeros, so that the records before the cut are still read.
         self.cut: tuple[int, int] | None = None
         raw.seek(0)
-        self._header = raw.read(HEADER_SIZE)
+        self._header = self.header = raw.read(HEADER_SIZE)
+        self.magic_chunks = 0  # blocks after the header that start with the chunk magic
         # (chunk index in the file, its length) of every chunk shown to the parser.
         self._kept: list[tuple[int, int]] = []
         index = 0
@@ -289,6 +280,8 @@ class _RelevantChunks:
             block = raw.read(CHUNK_SIZE)
             if not block:
                 break
+            if block.startswith(CHUNK_MAGIC):
+                self.magic_chunks += 1
             count = None if needles is None else skippable_chunk(block, needles)
             if len(block) < CHUNK_SIZE and block.startswith(CHUNK_MAGIC):
                 self.cut = (index, len(block))
@@ -386,12 +379,17 @@ def read(
     none are counted, not decoded.  ``skip=False`` decodes every chunk (tests compare)."""
     from evtx import PyEvtxParser
 
-    _header_facts(source, stats)
     if needles is None:
         needles = provider_needles(keep)
     folded = fold_needles(needles) if skip and needles is not None else None
     raw = source.open()
-    target = _RelevantChunks(raw, folded)
+    try:
+        target = _RelevantChunks(raw, folded)
+    except BaseException:
+        raw.close()
+        raise
+    # Counted in the same pass over the file (a second pass cost a read per chunk).
+    _header_facts(target.header, target.magic_chunks, stats)
     try:
         try:
             parser: Any = PyEvtxParser(target, number_of_threads=1)

@@ -195,6 +195,7 @@ def test_groups_correlated_apart_give_the_analysis_of_one_pass(
     serial = _serial(events, STEP)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(api, "_SPLIT_EVENTS", 0)  # the small scenario splits as a fleet would
+        patch.setattr(api, "_ONE_GROUP_SHARE", 1.0)  # however unequal its groups
         patch.setattr(forked, "cores", lambda: 2)
         split = api._diagnosed(events, STEP)
     assert split == serial
@@ -314,6 +315,7 @@ def test_a_multi_cluster_bundle_read_from_evtx_gives_the_same_report_split_in_ch
     serial = analyze(logs, Options(jobs=1))
     assert len(serial.results) == 24 and len({m.migration.source for m in serial.results}) == 3
     monkeypatch.setattr(api, "_SPLIT_EVENTS", 0)
+    monkeypatch.setattr(api, "_ONE_GROUP_SHARE", 1.0)
     monkeypatch.setattr(forked, "cores", lambda: 3)
     children: list[int] = []
     fork = os.fork
@@ -377,3 +379,38 @@ def test_a_share_whose_child_failed_or_died_runs_here() -> None:
         return
     values = forked.run_shares(_fails_in_a_child, [0, 1, 2], [])
     assert values == [(PARENT, 0), (PARENT, 1), (PARENT, 2)]
+
+
+def test_a_group_holding_nearly_every_event_is_not_split_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One big cluster and a host pair with one migration: forking for the pair would cost
+    # more than it saves, so everything runs here (and gives the same analysis).
+    big = {
+        "name": "big",
+        "start": START,
+        "hosts": [{"name": f"B{n}", "fqdn": f"B{n}.corp.example"} for n in range(3)],
+        "vms": [_vm(1, n) for n in range(1, 21)],
+        "steps": [{"drain": {"from": "B0", "to": ["B1", "B2"], "parallel": 4}}],
+    }
+    small = {
+        "name": "small",
+        "start": START,
+        "hosts": [{"name": f"S{n}", "fqdn": f"S{n}.corp.example"} for n in range(2)],
+        "vms": [_vm(2, 1)],
+        "steps": [{"migrate": {"vm": "C2VM01", "from": "S0", "to": "S1", "at": 30}}],
+    }
+    events = _events([big, small], 5)
+    sizes = sorted(len(g) for g in independent_groups(events))
+    assert len(sizes) == 2 and sizes[-1] > api._ONE_GROUP_SHARE * len(events)
+    monkeypatch.setattr(api, "_SPLIT_EVENTS", 0)
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    calls: list[object] = []
+
+    def run_shares(*args: object) -> list[object]:
+        calls.append(args)
+        return []
+
+    monkeypatch.setattr(forked, "run_shares", run_shares)
+    assert api._diagnosed(events, STEP) == _serial(events, STEP)
+    assert calls == []

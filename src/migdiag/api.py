@@ -339,6 +339,7 @@ class _Diagnosis:
 # Below this many events, correlating groups of hosts on other cores costs more (forking a
 # large heap, pickling the results back) than it saves.
 _SPLIT_EVENTS = 6000
+_ONE_GROUP_SHARE = 0.85
 
 
 def _diagnosed(
@@ -357,7 +358,8 @@ def _diagnosed(
 
     count = cores()
     groups = independent_groups(events) if count > 1 and len(events) >= _SPLIT_EVENTS else []
-    if len(groups) < 2:
+    if len(groups) < 2 or max(map(len, groups)) > _ONE_GROUP_SHARE * len(events):
+        # One group, or one holding nearly everything: the others would not pay for a fork.
         return _diagnose_share(events, step)
     shares = _shares(groups, count)
     parts = run_shares(

@@ -54,10 +54,7 @@ LEVEL_BY_NUMBER: dict[int, Level] = {
 _LEVEL_NAMES: dict[int, str] = {n: str(level.value) for n, level in LEVEL_BY_NUMBER.items()}
 
 
-@lru_cache(
-    maxsize=4096
-)  # a run sees a handful of hosts, asked about hundreds of thousands of times
-@lru_cache(maxsize=1024)  # a bundle names a few hosts, asked for millions of times
+@lru_cache(maxsize=4096)  # a run sees a few hosts, asked about hundreds of thousands of times
 def short_host(host: str) -> str:
     """The host's short name, upper-cased: ``srv1.blog.com`` and ``SRV1`` are one host."""
     return host.strip().split(".", 1)[0].upper()

@@ -339,7 +339,10 @@ class _Diagnosis:
 # Below this many events, correlating groups of hosts on other cores costs more (forking a
 # large heap, pickling the results back) than it saves.
 _SPLIT_EVENTS = 6000
-_ONE_GROUP_SHARE = 0.85
+_ONE_GROUP_SHARE = 0.85  # a group holding more of the events is not split from the rest
+# A child's share costs this much more per event than this process's (its results are
+# pickled and read back): measured on the fleet benchmark.
+_CHILD_COST = 1.2
 
 
 def _diagnosed(
@@ -366,7 +369,10 @@ def _diagnosed(
         partial(_diagnose_share, step=replace(step, drains_aside=False)), shares, events
     )
     correlation = merged([c for c, _, _ in parts], step.tolerance)
-    result_of = {id(r.migration): r for _, results, _ in parts for r in results}
+    # Each share's results are in its own migrations' order: placed again by migration.
+    result_of = {
+        id(m): r for c, results, _ in parts for m, r in zip(c.migrations, results, strict=True)
+    }
     results = tuple(result_of[id(m)] for m in correlation.migrations)
     drains = tuple(sorted((d for _, _, ds in parts for d in ds), key=lambda d: (d.start, d.source)))
     return correlation, results, drains
@@ -384,11 +390,6 @@ def _shares(groups: Sequence[Sequence[Event]], count: int) -> list[list[Event]]:
         dealt[share].append(g)
         loads[share] += len(groups[g]) * (1.0 if share == 0 else _CHILD_COST)
     return [[e for g in sorted(numbers) for e in groups[g]] for numbers in dealt if numbers]
-
-
-# A child's share costs this much more per event than this process's (its results are
-# pickled and read back): measured on the fleet benchmark.
-_CHILD_COST = 1.2
 
 
 def _diagnose_share(

@@ -1,5 +1,6 @@
 """Work after reading, on every core: a long text built in parts (the parts after the first
-in forked children), and a step run in a forked child while this process does another.
+in forked children), a step run in a forked child while this process does another, and
+shares of one step (``run_shares``: groups of hosts correlated and diagnosed apart).
 
 What a fleet's analysis does after reading runs in one process while the other cores idle,
 and its largest step, encoding thousands of migrations as JSON (tens of MB), splits cleanly:
@@ -8,6 +9,8 @@ analysis already (copy-on-write, nothing pickled); it builds its part, writes it
 unlinked temporary file (a pipe would stall the child on its first 64 KiB until the parent,
 busy with its own part, came to read it) and exits.  The parent builds the first part
 meanwhile, then reads the others in order, so the result is the serial one byte for byte.
+Shares return objects: those are pickled back, with the objects both processes hold (the
+events) sent as their indexes, so that they come back as themselves and cost nothing.
 
 Only where forking is safe (a POSIX ``fork``, this process holding a single thread: a fork
 copies the locks other threads hold); anywhere else, and for any part whose child failed,
@@ -236,14 +239,9 @@ class _SharingPickler(pickle.Pickler):
         def reduce(obj: Any) -> Any:
             # The objects of ``shared`` are alive in both processes: their ids name no other.
             number = index.get(id(obj))
-            return (
-                obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
-                if number is None
-                else (
-                    _shared_object,
-                    (number,),
-                )
-            )
+            if number is None:  # another object of a shared kind: pickled as usual
+                return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+            return (_shared_object, (number,))
 
         kinds = {type(obj) for obj in shared}
         if kinds & _SAVED_BEFORE_THE_TABLE:

@@ -9,6 +9,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from migdiag.model import Event, Origin
 
 
@@ -55,6 +57,21 @@ def ran_in_a_fresh_process(test_file: str) -> bool:
     result = _fresh_runs[test_file]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return True
+
+
+def counted_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children ``os.fork`` starts from now on in this process."""
+    children: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    return children
 
 
 def populated_event(**changes: object) -> Event:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common import ran_in_a_fresh_process
+from common import counted_forks, ran_in_a_fresh_process
 from migdiag import forked
 from migdiag.api import Options, analyze
 from migdiag.report.json_report import PRETTY_LIMIT, render_json, to_json_obj
@@ -224,15 +224,6 @@ def test_an_analysis_with_its_drains_found_in_a_child_is_the_serial_one(
     assert serial.drains
     monkeypatch.setattr(forked, "MIN_ITEMS", 1)  # a sample's few attempts fork too
     monkeypatch.setattr(forked, "cores", lambda: 2)
-    children: list[int] = []
-    fork = os.fork
-
-    def counted_fork() -> int:
-        pid = fork()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted_fork)
+    children = counted_forks(monkeypatch)
     assert analyze(paths, Options(jobs=1)) == serial
     assert children  # the drains did come from a child

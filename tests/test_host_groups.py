@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common import populated_event, ran_in_a_fresh_process, run_migdiag
+from common import counted_forks, populated_event, ran_in_a_fresh_process, run_migdiag
 from migdiag import api, forked
 from migdiag.api import Options, analyze
 from migdiag.catalog import default_catalog
@@ -317,16 +317,7 @@ def test_a_multi_cluster_bundle_read_from_evtx_gives_the_same_report_split_in_ch
     monkeypatch.setattr(api, "_SPLIT_EVENTS", 0)
     monkeypatch.setattr(api, "_ONE_GROUP_SHARE", 1.0)
     monkeypatch.setattr(forked, "cores", lambda: 3)
-    children: list[int] = []
-    fork = os.fork
-
-    def counted_fork() -> int:
-        pid = fork()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted_fork)
+    children = counted_forks(monkeypatch)
     split = analyze(logs, Options(jobs=1))
     assert split == serial
     assert render_json(split, RenderOptions()) == render_json(serial, RenderOptions())

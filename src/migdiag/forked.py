@@ -30,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -70,61 +70,23 @@ def split_build(
         return build(0, count)
     whole = first + parts - 1
     bounds = [0, *(int(count * (first + k) / whole) for k in range(parts - 1)), count]
-    children: list[tuple[int, int, int, IO[bytes]]] = []  # (pid, start, stop, its file)
-    waiting: set[int] = set()  # children not yet reaped: a reaped pid may be reused
-    with contextlib.ExitStack() as files:
-        try:
-            for k in range(1, parts):
-                start, stop = bounds[k], bounds[k + 1]
-                try:
-                    out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
-                    pid = os.fork()
-                except OSError:
-                    break  # no temporary file or no process: the rest is built here
-                if pid == 0:  # pragma: no cover - runs in the child, which never returns
-                    _child(build, start, stop, out.fileno())
-                children.append((pid, start, stop, out))
-                waiting.add(pid)
-            if meanwhile is not None:
-                meanwhile()
-            texts = [build(bounds[0], bounds[1])]
-            built_to = bounds[1]
-            for pid, start, stop, out in children:
-                _, status = os.waitpid(pid, 0)
-                waiting.discard(pid)
-                text = _read_back(status, out)
-                texts.append(build(start, stop) if text is None else text)
-                built_to = stop
-            texts.append(build(built_to, count) if built_to < count else "")
-            return "".join(texts)
-        finally:
-            for pid in waiting:  # interrupted: those children's parts are not wanted
-                with contextlib.suppress(ChildProcessError, ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-
-
-def _child(build: Callable[[int, int], str], start: int, stop: int, fd: int) -> None:
-    # Ctrl-C is the parent's to handle (it stops the children); the child never returns
-    # into the caller's code, and never runs the parent's exit handlers.
-    status = 1
-    try:
-        gc.disable()  # a collection would walk, and so copy, the parent's whole heap
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        data = memoryview(build(start, stop).encode("ascii"))
-        while data:
-            data = data[os.write(fd, data) :]
-        status = 0
-    finally:
-        os._exit(status)
-
-
-def _read_back(status: int, out: IO[bytes]) -> str | None:
-    """The child's text, or ``None`` when it failed (then the parent builds that part)."""
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-        return None
-    out.seek(0)
-    return out.read().decode("ascii")
+    with _children() as children:
+        started: list[tuple[int, int, int]] = []  # (pid, start, stop)
+        for k in range(1, parts):
+            pid = children.start(partial(_write_text, build, bounds[k], bounds[k + 1]))
+            if pid is None:
+                break  # no temporary file or no process: the rest is built here
+            started.append((pid, bounds[k], bounds[k + 1]))
+        if meanwhile is not None:
+            meanwhile()
+        texts = [build(bounds[0], bounds[1])]
+        built_to = bounds[1]
+        for pid, start, stop in started:
+            out = children.wait(pid)
+            texts.append(build(start, stop) if out is None else out.read().decode("ascii"))
+            built_to = stop
+        texts.append(build(built_to, count) if built_to < count else "")
+        return "".join(texts)
 
 
 @contextlib.contextmanager
@@ -139,47 +101,20 @@ def in_child(func: Callable[[], T], items: int) -> Iterator[Callable[[], T]]:
     if items < MIN_ITEMS or cores() < 2 or not _fork_is_safe():
         yield func
         return
-    with contextlib.ExitStack() as files:
-        try:
-            out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
-            pid = os.fork()
-        except OSError:
+    with _children() as children:
+        pid = children.start(partial(_write_pickle, func))
+        if pid is None:
             yield func
             return
-        if pid == 0:  # pragma: no cover - runs in the child, which never returns
-            _pickling_child(func, out.fileno())
-        reaped = False
 
         def wait() -> T:
-            nonlocal reaped
-            _, status = os.waitpid(pid, 0)
-            reaped = True
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-                out.seek(0)
-                value: T = pickle.load(out)
-                return value
-            return func()
+            out = children.wait(pid)
+            if out is None:
+                return func()
+            value: T = pickle.load(out)
+            return value
 
-        try:
-            yield wait
-        finally:
-            if not reaped:  # interrupted, or the value was not wanted
-                with contextlib.suppress(ChildProcessError, ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-
-
-def _pickling_child(func: Callable[[], T], fd: int) -> None:
-    status = 1
-    try:
-        gc.disable()  # a collection would walk, and so copy, the parent's whole heap
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        data = memoryview(pickle.dumps(func(), protocol=pickle.HIGHEST_PROTOCOL))
-        while data:
-            data = data[os.write(fd, data) :]
-        status = 0
-    finally:
-        os._exit(status)
+        yield wait
 
 
 S = TypeVar("S")
@@ -197,33 +132,19 @@ def run_shares(func: Callable[[S], T], shares: Sequence[S], shared: Sequence[obj
     must be pure and its value picklable."""
     if len(shares) <= 1 or not _fork_is_safe():
         return [func(share) for share in shares]
-    children: list[tuple[int, IO[bytes]]] = []
-    waiting: set[int] = set()  # children not yet reaped: a reaped pid may be reused
-    with contextlib.ExitStack() as files:
-        try:
-            for share in shares[1:]:
-                try:
-                    out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
-                    pid = os.fork()
-                except OSError:
-                    break  # no temporary file or no process: the rest is run here
-                if pid == 0:  # pragma: no cover - runs in the child, which never returns
-                    _sharing_child(partial(func, share), shared, out.fileno())
-                children.append((pid, out))
-                waiting.add(pid)
-            values = [func(shares[0])]
-            for (pid, out), share in zip(children, shares[1:], strict=False):
-                _, status = os.waitpid(pid, 0)
-                waiting.discard(pid)
-                value = _shared_back(status, out, shared)
-                values.append(func(share) if value is None else value[0])
-            values += [func(share) for share in shares[len(values) :]]
-            return values
-        finally:
-            for pid in waiting:  # interrupted: those children's values are not wanted
-                with contextlib.suppress(ChildProcessError, ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
+    with _children() as children:
+        started: list[int] = []
+        for share in shares[1:]:
+            pid = children.start(partial(_write_shared, func, share, shared))
+            if pid is None:
+                break  # no temporary file or no process: the rest is run here
+            started.append(pid)
+        values = [func(shares[0])]
+        for pid, share in zip(started, shares[1:], strict=False):
+            out = children.wait(pid)
+            values.append(func(share) if out is None else _SharingUnpickler(out, shared).load())
+        values += [func(share) for share in shares[len(values) :]]
+        return values
 
 
 class _SharingPickler(pickle.Pickler):
@@ -273,22 +194,85 @@ class _SharingUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _sharing_child(func: Callable[[], object], shared: Sequence[object], fd: int) -> None:
+# ---- the children: started, their files read back, the ones not waited for killed --------
+
+
+class _Children:
+    """Forked children, each writing what it made to an unlinked temporary file of its own
+    (a pipe would stall a child on its first 64 KiB until the parent, busy with its own
+    work, came to read it)."""
+
+    def __init__(self, files: contextlib.ExitStack) -> None:
+        self._files = files
+        self.waiting: dict[int, IO[bytes]] = {}  # not reaped yet: a reaped pid may be reused
+
+    def start(self, work: Callable[[int], None]) -> int | None:
+        """A child running ``work(fd)``; ``None`` when no file or process could be had
+        (then the caller does the work itself)."""
+        try:
+            out: IO[bytes] = self._files.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            _run_child(work, out.fileno())
+        self.waiting[pid] = out
+        return pid
+
+    def wait(self, pid: int) -> IO[bytes] | None:
+        """The child's file, read from its start, or ``None`` when it failed or died."""
+        out = self.waiting[pid]
+        _, status = os.waitpid(pid, 0)
+        del self.waiting[pid]  # only once reaped: interrupted while waiting, it is killed
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            return None
+        out.seek(0)
+        return out
+
+
+@contextlib.contextmanager
+def _children() -> Iterator[_Children]:
+    """Children started in the block; the ones not waited for when it is left (interrupted,
+    or their work not wanted) are killed and reaped."""
+    with contextlib.ExitStack() as files:
+        children = _Children(files)
+        try:
+            yield children
+        finally:
+            for pid in children.waiting:
+                with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+
+
+def _run_child(work: Callable[[int], None], fd: int) -> NoReturn:
+    # Ctrl-C is the parent's to handle (it stops the children); the child never returns
+    # into the caller's code, and never runs the parent's exit handlers.
     status = 1
     try:
         gc.disable()  # a collection would walk, and so copy, the parent's whole heap
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        value = func()
-        with os.fdopen(fd, "wb", closefd=False) as out:
-            _SharingPickler(out, shared).dump(value)
+        work(fd)
         status = 0
     finally:
         os._exit(status)
 
 
-def _shared_back(status: int, out: IO[bytes], shared: Sequence[object]) -> tuple[Any] | None:
-    """``(value,)`` as the child pickled it, or ``None`` when it failed."""
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-        return None
-    out.seek(0)
-    return (_SharingUnpickler(out, shared).load(),)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_text(build: Callable[[int, int], str], start: int, stop: int, fd: int) -> None:
+    _write_all(fd, build(start, stop).encode("ascii"))
+
+
+def _write_pickle(func: Callable[[], object], fd: int) -> None:
+    _write_all(fd, pickle.dumps(func(), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_shared(func: Callable[[S], object], share: S, shared: Sequence[object], fd: int) -> None:
+    value = func(share)
+    with os.fdopen(fd, "wb", closefd=False) as out:
+        _SharingPickler(out, shared).dump(value)

@@ -33,6 +33,7 @@ from migdiag.synth.scenario import expand, parse_scenario
 
 FAILURES = [None, None, "connection-reset", "receive-timeout", "connect-timeout", "out-of-memory"]
 START = "2024-05-14T09:00:00Z"
+PARENT = os.getpid()
 
 
 def _step() -> api._Diagnosis:
@@ -362,13 +363,12 @@ def _fails_in_a_child(share: int) -> tuple[int, int]:
     return os.getpid(), share
 
 
-PARENT = os.getpid()
-
-
-def test_a_share_whose_child_failed_or_died_runs_here() -> None:
+def test_a_share_whose_child_failed_or_died_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
     if ran_in_a_fresh_process(__file__):
         return
+    children = counted_forks(monkeypatch)
     values = forked.run_shares(_fails_in_a_child, [0, 1, 2], [])
+    assert len(children) == 2  # both were started, one raised, one died
     assert values == [(PARENT, 0), (PARENT, 1), (PARENT, 2)]
 
 

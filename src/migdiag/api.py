@@ -357,6 +357,7 @@ def _diagnosed(
     gives (the tests compare).  One group, or a small bundle: one pass here."""
     from migdiag.correlate import merged
     from migdiag.correlate.groups import independent_groups
+    from migdiag.drains import in_order as drain_order
     from migdiag.forked import cores, run_shares
 
     count = cores()
@@ -374,7 +375,7 @@ def _diagnosed(
         id(m): r for c, results, _ in parts for m, r in zip(c.migrations, results, strict=True)
     }
     results = tuple(result_of[id(m)] for m in correlation.migrations)
-    drains = tuple(sorted((d for _, _, ds in parts for d in ds), key=lambda d: (d.start, d.source)))
+    drains = tuple(sorted((d for _, _, ds in parts for d in ds), key=drain_order))
     return correlation, results, drains
 
 

@@ -46,8 +46,14 @@ def find_drains(
     ]
     known = {short_host(h): f for h, f in (facts or {}).items()}
     drains = [_drain(source, group, known.get(source)) for source, group in drain_groups(members)]
-    drains.sort(key=lambda d: (d.start, d.source))
+    drains.sort(key=in_order)
     return tuple(drains)
+
+
+def in_order(drain: Drain) -> tuple[datetime, str]:
+    """The order drains are reported in: by start, then source host (``find_drains``'s, and
+    that of drains found apart for independent groups of hosts and put together)."""
+    return (drain.start, drain.source)
 
 
 def drain_groups(

@@ -294,26 +294,28 @@ def normalise(event: Event, catalog: Catalog) -> Event:
         for code in _codes_in(value):
             codes.setdefault(code, None)
 
-    # Built directly rather than with dataclasses.replace: this runs for every kept record.
+    # Built directly rather than with dataclasses.replace, and by position: this runs for
+    # every kept record, and CPython matches 18 keywords one by one (~1.2 us).  The order is
+    # Event's fields' (model.py).
     return Event(
-        time=event.time,
-        host=event.host,
-        channel=canonical_channel(event.channel),
-        provider=event.provider,
-        event_id=event.event_id,
-        level=event.level,
-        record_id=event.record_id,
-        fields=event.fields,
-        message=message,
-        origin=event.origin,
-        vm_name=vm_name.strip() if vm_name else None,
-        vm_id=vm_id,
-        peer_host=peer_short,
-        error_codes=tuple(codes),
-        message_from_input=from_input,
-        time_assumed=event.time_assumed,
-        process_id=event.process_id,
-        thread_id=event.thread_id,
+        event.time,
+        event.host,
+        canonical_channel(event.channel),
+        event.provider,
+        event.event_id,
+        event.level,
+        event.record_id,
+        event.fields,
+        message,
+        event.origin,
+        vm_name.strip() if vm_name else None,  # vm_name
+        vm_id,
+        peer_short,  # peer_host
+        tuple(codes),  # error_codes
+        from_input,  # message_from_input
+        event.time_assumed,
+        event.process_id,
+        event.thread_id,
     )
 
 

@@ -449,7 +449,7 @@ def _read_records(
         if not relevant(xml):
             continue
         record_id = record.get("event_record_id")
-        origin = Origin(path=source.name, format="evtx", record=record_id)
+        origin = Origin(source.name, "evtx", record_id)  # path, format, record
         try:
             # The plain shape the Rust parser renders is read without lxml; anything else
             # (entities, odd markup) goes through lxml as before.

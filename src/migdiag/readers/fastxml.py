@@ -134,20 +134,28 @@ def fast_event(xml: str, origin: Origin) -> Event | None:
     level = (level or "").strip()
     record = (record or "").strip()
     pid, tid = _number(match.group("pid")), _number(match.group("tid"))
+    # By position, in the order of Event's fields: keywords cost more than building it (this
+    # runs for every kept record; see normalise.normalise).
     return Event(
-        time=parse_system_time(time_text),
-        host=(computer or "").strip(),
-        channel=(channel or "").strip(),
-        provider=provider or "",
-        event_id=int(event_id) & 0xFFFF,  # Qualifiers live in an attribute, not here
-        level=int(level) if level.isdigit() else 4,
-        record_id=int(record) if record.isdigit() else None,
-        # As xmlevent._value: the evtx package renders an empty element as "<X>\n</X>".
-        fields=tuple([(name, text if text.strip() else "") for name, text in fields]),
-        message=None,
-        origin=origin,
-        process_id=pid,
-        thread_id=tid,
+        parse_system_time(time_text),  # time
+        (computer or "").strip(),  # host
+        (channel or "").strip(),  # channel
+        provider or "",  # provider
+        int(event_id) & 0xFFFF,  # event_id: Qualifiers live in an attribute, not here
+        int(level) if level.isdigit() else 4,  # level
+        int(record) if record.isdigit() else None,  # record_id
+        # fields: as xmlevent._value, the evtx package renders an empty element as "<X>\n</X>".
+        tuple([(name, text if text.strip() else "") for name, text in fields]),
+        None,  # message
+        origin,
+        None,  # vm_name
+        None,  # vm_id
+        None,  # peer_host
+        (),  # error_codes
+        False,  # message_from_input
+        False,  # time_assumed
+        pid,  # process_id
+        tid,  # thread_id
     )
 
 

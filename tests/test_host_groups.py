@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import os
 import random
+import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -326,16 +328,55 @@ def test_a_multi_cluster_bundle_read_from_evtx_gives_the_same_report_split_in_ch
         assert len(children) == 2  # two of the three clusters were correlated in children
 
 
-def test_run_shares_returns_each_value_in_order_with_the_shared_objects_themselves() -> None:
+def _slow_here(share: list[int], shared: list[_Thing]) -> tuple[int, list[_Thing]]:
+    if os.getpid() == PARENT:
+        time.sleep(0.5)  # the children start meanwhile and take the other shares
+    return os.getpid(), [shared[i] for i in share]
+
+
+def test_run_shares_returns_each_value_in_order_with_the_shared_objects_themselves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     if ran_in_a_fresh_process(__file__):
         return
+    monkeypatch.setattr(forked, "cores", lambda: 3)
     shared = [_Thing(0), _Thing(1), _Thing(2)]
-    values = forked.run_shares(
-        lambda share: (os.getpid(), [shared[i] for i in share]), [[0], [1, 2], [2, 0]], shared
-    )
+    values = forked.run_shares(partial(_slow_here, shared=shared), [[0], [1, 2], [2, 0]], shared)
     assert [v[1] for v in values] == [[shared[0]], [shared[1], shared[2]], [shared[2], shared[0]]]
     assert values[1][1][0] is shared[1] and values[2][1][1] is shared[0]  # not copies
     assert values[0][0] == PARENT and {values[1][0], values[2][0]}.isdisjoint({PARENT})
+
+
+def _slow_in_a_child(share: int) -> tuple[int, int]:
+    time.sleep(0.03 if os.getpid() == PARENT else 0.6)
+    return os.getpid(), share
+
+
+def test_a_slow_child_takes_few_shares_and_the_rest_run_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Shares are taken one at a time, not dealt beforehand: a child twenty times slower
+    # than this process (a busy core, a share that costs more there) takes one or two of
+    # twelve, where dealing would have given it six.
+    if ran_in_a_fresh_process(__file__):
+        return
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    children = counted_forks(monkeypatch)
+    values = forked.run_shares(_slow_in_a_child, list(range(12)), [])
+    assert [share for _, share in values] == list(range(12))
+    assert len(children) == 1
+    in_child = [share for pid, share in values if pid != PARENT]
+    assert 1 <= len(in_child) <= 2, values
+
+
+def test_more_shares_than_a_pipe_holds_run_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shares' numbers are queued in a pipe before any process reads it: more than it is
+    # sure to hold at once would block the writer forever, so they are all run here.
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    children = counted_forks(monkeypatch)
+    count = forked._Queue.MAX + 1
+    values = forked.run_shares(lambda share: (os.getpid(), share), list(range(count)), [])
+    assert values == [(os.getpid(), n) for n in range(count)] and children == []
 
 
 class _Thing:
@@ -356,9 +397,12 @@ def test_shared_objects_must_be_of_classes_of_their_own() -> None:
 
 
 def _fails_in_a_child(share: int) -> tuple[int, int]:
-    if share and os.getpid() != PARENT:
-        if share == 1:
-            raise RuntimeError("a child that cannot do its share")
+    if os.getpid() == PARENT:
+        if share == 0:
+            time.sleep(0.5)  # the children start meanwhile and take the other shares
+    elif share == 1:
+        raise RuntimeError("a child that cannot do its share")
+    else:
         os._exit(3)  # as a crash would
     return os.getpid(), share
 
@@ -366,6 +410,7 @@ def _fails_in_a_child(share: int) -> tuple[int, int]:
 def test_a_share_whose_child_failed_or_died_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
     if ran_in_a_fresh_process(__file__):
         return
+    monkeypatch.setattr(forked, "cores", lambda: 3)
     children = counted_forks(monkeypatch)
     values = forked.run_shares(_fails_in_a_child, [0, 1, 2], [])
     assert len(children) == 2  # both were started, one raised, one died
@@ -405,3 +450,40 @@ def test_a_group_holding_nearly_every_event_is_not_split_off(
     monkeypatch.setattr(forked, "run_shares", run_shares)
     assert api._diagnosed(events, STEP) == _serial(events, STEP)
     assert calls == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=400), min_size=2, max_size=60),
+    st.integers(min_value=2, max_value=8),
+    st.randoms(use_true_random=False),
+)
+def test_parts_hold_every_group_once_the_largest_first(
+    sizes: list[int], count: int, rng: random.Random
+) -> None:
+    # Groups of numbered events (numbers in input order, the groups interleaved as hosts'
+    # logs are), dealt into parts for ``count`` processes that take them one at a time.
+    numbers = list(range(sum(sizes)))
+    rng.shuffle(numbers)
+    groups, at = [], 0
+    for size in sizes:
+        groups.append(sorted(numbers[at : at + size]))
+        at += size
+    parts = api._parts(groups, count)  # type: ignore[arg-type]
+    assert sorted(n for part in parts for n in part) == list(range(sum(sizes)))
+    group_of = {n: g for g, group in enumerate(groups) for n in group}
+    within = [sorted({group_of[n] for n in part}) for part in parts]
+    assert sum(map(len, within)) == len(groups)  # no group cut between parts
+    # A part: its groups in the order they were found, each in input order.
+    assert parts == [[n for g in taken for n in groups[g]] for taken in within]
+    least = sum(sizes) / (count * api._PARTS_PER_CORE)
+    large = [len(part) for part, taken in zip(parts, within, strict=True) if len(taken) == 1]
+    large = [size for size in large if size >= least]
+    # The large groups first, each a part of its own, the largest first (this process takes
+    # the first); then the small ones put together, never a large one among them.
+    assert [len(part) for part in parts[: len(large)]] == sorted(large, reverse=True)
+    assert large == [s for s in sorted(sizes, reverse=True) if s >= least]
+    assert all(sizes[g] < least for taken in within[len(large) :] for g in taken)
+    # Parts are few: at most count * _PARTS_PER_CORE large ones, and as many gathered ones
+    # (each at least ``least`` but the last).
+    assert len(parts) <= 2 * count * api._PARTS_PER_CORE + 1

@@ -340,9 +340,9 @@ class _Diagnosis:
 # large heap, pickling the results back) than it saves.
 _SPLIT_EVENTS = 6000
 _ONE_GROUP_SHARE = 0.85  # a group holding more of the events is not split from the rest
-# A child's share costs this much more per event than this process's (its results are
-# pickled and read back): measured on the fleet benchmark.
-_CHILD_COST = 1.2
+# Groups smaller than 1/(_PARTS_PER_CORE * cores) of the events are put together in parts of
+# about that size: each part is a call and, in a child, one more pickling (~0.4 ms).
+_PARTS_PER_CORE = 8
 
 
 def _diagnosed(
@@ -351,10 +351,10 @@ def _diagnosed(
     """Correlate and diagnose ``events``, and find the drains.
 
     A bundle of several clusters is several problems: hosts that share no VM and name no
-    host of another group (``correlate.groups``) are correlated apart, the groups in shares
-    on every core (``forked.run_shares``: one share here, the others in forked children,
-    the events never pickled), and the shares merged into what one pass over all events
-    gives (the tests compare).  One group, or a small bundle: one pass here."""
+    host of another group (``correlate.groups``) are correlated apart, in parts that this
+    process and forked children take one at a time (``forked.run_shares``: the events never
+    pickled), and the parts merged into what one pass over all events gives (the tests
+    compare).  One group, or a small bundle: one pass here."""
     from migdiag.correlate import merged
     from migdiag.correlate.groups import independent_groups
     from migdiag.drains import in_order as drain_order
@@ -365,12 +365,13 @@ def _diagnosed(
     if len(groups) < 2 or max(map(len, groups)) > _ONE_GROUP_SHARE * len(events):
         # One group, or one holding nearly everything: the others would not pay for a fork.
         return _diagnose_share(events, step)
-    shares = _shares(groups, count)
     parts = run_shares(
-        partial(_diagnose_share, step=replace(step, drains_aside=False)), shares, events
+        partial(_diagnose_share, step=replace(step, drains_aside=False)),
+        _parts(groups, count),
+        events,
     )
     correlation = merged([c for c, _, _ in parts], step.tolerance)
-    # Each share's results are in its own migrations' order: placed again by migration.
+    # Each part's results are in its own migrations' order: placed again by migration.
     result_of = {
         id(m): r for c, results, _ in parts for m, r in zip(c.migrations, results, strict=True)
     }
@@ -379,18 +380,28 @@ def _diagnosed(
     return correlation, results, drains
 
 
-def _shares(groups: Sequence[Sequence[Event]], count: int) -> list[list[Event]]:
-    """Groups dealt into ``count`` shares of about equal work, the largest groups first,
-    each share's events in their input order.  The first share (this process's) is dealt
-    a little more: the others pay for pickling their results back."""
-    loads = [0.0] * count
-    dealt: list[list[int]] = [[] for _ in range(count)]
-    by_size = sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g))
-    for g in by_size:
-        share = min(range(count), key=lambda s: (loads[s], s))
-        dealt[share].append(g)
-        loads[share] += len(groups[g]) * (1.0 if share == 0 else _CHILD_COST)
-    return [[e for g in sorted(numbers) for e in groups[g]] for numbers in dealt if numbers]
+def _parts(groups: Sequence[Sequence[Event]], count: int) -> list[list[Event]]:
+    """The groups as parts for ``count`` processes that each take the next part when done:
+    the largest first, so that the last ones taken are small and the processes finish
+    together; small groups put together (in the order of their sizes) up to a part's least
+    size.  A part holds its groups in the order they were found, each group's events in
+    their input order."""
+    least = sum(map(len, groups)) / (count * _PARTS_PER_CORE)
+    parts: list[list[int]] = []
+    small: list[int] = []
+    gathered = 0  # events in ``small``
+    for g in sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g)):
+        if len(groups[g]) >= least:
+            parts.append([g])
+            continue
+        small.append(g)
+        gathered += len(groups[g])
+        if gathered >= least:
+            parts.append(small)
+            small, gathered = [], 0
+    if small:
+        parts.append(small)
+    return [[e for g in sorted(numbers) for e in groups[g]] for numbers in parts]
 
 
 def _diagnose_share(

@@ -26,6 +26,7 @@ import gc
 import os
 import pickle
 import signal
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -121,30 +122,106 @@ S = TypeVar("S")
 
 
 def run_shares(func: Callable[[S], T], shares: Sequence[S], shared: Sequence[object]) -> list[T]:
-    """``[func(share) for share in shares]``, the shares after the first in forked children
-    while this process runs the first.
+    """``[func(share) for share in shares]``, on every core: this process and forked children
+    each take the next share nobody has taken when they are done with theirs (this process
+    takes the first before any child starts).  Put the largest shares first: the last ones
+    taken are then small, and the processes finish together whatever each share costs (a
+    child's also pays for pickling its values back) and however fast each core runs.
 
-    Each child's value comes back pickled through an unlinked temporary file, with every
+    Each child's values come back pickled through an unlinked temporary file, with every
     object of ``shared`` (the inputs both sides hold already: the events) sent as its index
     there: it comes back as that very object, not a copy, and is not pickled at all (the
-    events were most of the bytes and of the time).  A share whose child failed or died is
-    run here; so is every share where forking is not safe (see ``split_build``).  ``func``
-    must be pure and its value picklable."""
-    if len(shares) <= 1 or not _fork_is_safe():
+    events were most of the bytes and of the time).  The shares a child took are run here
+    when it failed or died; everything is, where forking is not safe (see ``split_build``).
+    ``func`` must be pure and its value picklable."""
+    queue = _Queue.of(len(shares)) if len(shares) > 1 and _fork_is_safe() else None
+    if queue is None:
         return [func(share) for share in shares]
-    with _children() as children:
+    with queue, _children() as children:
+        number = queue.take()
         started: list[int] = []
-        for share in shares[1:]:
-            pid = children.start(partial(_write_shared, func, share, shared))
+        for _ in range(min(cores(), len(shares)) - 1):
+            pid = children.start(partial(_take_shares, func, shares, shared, queue))
             if pid is None:
                 break  # no temporary file or no process: the rest is run here
             started.append(pid)
-        values = [func(shares[0])]
-        for pid, share in zip(started, shares[1:], strict=False):
+        values: dict[int, T] = {}
+        while number is not None:
+            values[number] = func(shares[number])
+            number = queue.take()
+        for pid in started:
             out = children.wait(pid)
-            values.append(func(share) if out is None else _SharingUnpickler(out, shared).load())
-        values += [func(share) for share in shares[len(values) :]]
-        return values
+            if out is not None:
+                values.update(_values_in(out, shared))
+        return [values[n] if n in values else func(shares[n]) for n in range(len(shares))]
+
+
+class _Queue:
+    """The numbers of the shares not taken yet, in a pipe every process reads: a read of one
+    number is atomic, so each share is taken once, by whichever process asks first."""
+
+    _NUMBER = struct.Struct("<I")
+    MAX = 1024  # a pipe holds at least one page (4 KiB) whatever the system's limits
+
+    def __init__(self, read_end: int) -> None:
+        self._read_end = read_end
+
+    @classmethod
+    def of(cls, count: int) -> _Queue | None:
+        """A queue of ``0 .. count - 1``; ``None`` when they do not fit the pipe at once
+        (nobody reads it yet: a blocking write would wait forever) or no pipe can be had."""
+        if count > cls.MAX:
+            return None
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return None
+        try:
+            os.set_blocking(write_end, False)
+            data = b"".join(cls._NUMBER.pack(n) for n in range(count))
+            if os.write(write_end, data) == len(data):
+                return cls(read_end)
+        except OSError:
+            pass
+        finally:
+            os.close(write_end)  # once read to the end, every reader sees the end of file
+        os.close(read_end)
+        return None
+
+    def take(self) -> int | None:
+        data = os.read(self._read_end, self._NUMBER.size)
+        return self._NUMBER.unpack(data)[0] if data else None
+
+    def __enter__(self) -> _Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._read_end)
+
+
+def _take_shares(
+    func: Callable[[S], object],
+    shares: Sequence[S],
+    shared: Sequence[object],
+    queue: _Queue,
+    fd: int,
+) -> None:
+    # In a child: (number, value) of every share it takes, one pickle after another.
+    with os.fdopen(fd, "wb", closefd=False) as out:
+        pickler = _SharingPickler(out, shared)
+        while (number := queue.take()) is not None:
+            pickler.dump((number, func(shares[number])))
+
+
+def _values_in(out: IO[bytes], shared: Sequence[object]) -> dict[int, Any]:
+    unpickler = _SharingUnpickler(out, shared)  # one memo, as the child's one pickler wrote
+    values: dict[int, Any] = {}
+    while True:
+        try:
+            number, value = unpickler.load()
+        except EOFError:
+            return values
+        values[number] = value
 
 
 class _SharingPickler(pickle.Pickler):
@@ -270,9 +347,3 @@ def _write_text(build: Callable[[int, int], str], start: int, stop: int, fd: int
 
 def _write_pickle(func: Callable[[], object], fd: int) -> None:
     _write_all(fd, pickle.dumps(func(), protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _write_shared(func: Callable[[S], object], share: S, shared: Sequence[object], fd: int) -> None:
-    value = func(share)
-    with os.fdopen(fd, "wb", closefd=False) as out:
-        _SharingPickler(out, shared).dump(value)

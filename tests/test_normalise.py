@@ -128,6 +128,10 @@ _PIECES = st.sampled_from(
         "VM-1",
         "failed",
         "ß",
+        "DeStInAtIoN HoSt",
+        "Live Migration Of",
+        "\x1c",  # ASCII, and whitespace to the patterns
+        "Vm-Ǆ",
     ]
 )
 
@@ -137,14 +141,15 @@ _PIECES = st.sampled_from(
 def test_quoted_names_are_found_as_by_the_case_blind_search(text: str) -> None:
     # The phrase pre-check (a lower-cased text without the phrases is not searched) must give
     # the search's answer for every text, or a VM or peer host would go missing.
+    # ASCII text is searched lower-cased and case-sensitively: the same answer, the name
+    # with its own case.
     from migdiag import normalise
 
-    for pattern, phrases in (
-        (normalise._QUOTED_HOST, normalise._HOST_PHRASES),
-        (normalise._QUOTED_VM, normalise._VM_PHRASES),
-    ):
-        found = pattern.search(text)
-        assert normalise._quoted(pattern, phrases, text) == (found.group(1) if found else None)
+    for quoted in (normalise._QUOTED_HOST, normalise._QUOTED_VM):
+        found = quoted.pattern.search(text)
+        expected = found.group(1) if found else None
+        assert quoted.find(text, normalise.ascii_lowered(text)) == expected
+        assert quoted.find(text, None) == expected  # the general path, for any text
 
 
 def _rendered_by_substitution(template: str, event: Event) -> str:

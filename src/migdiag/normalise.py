@@ -237,28 +237,51 @@ _HOST_PHRASES = (
     "migration destination",
 )
 _VM_PHRASES = ("virtual machine", "migration operation for", "live migration of")
-_QUOTED_HOST = re.compile(
-    rf"(?:{'|'.join(_HOST_PHRASES)})\s+['\"“‘]([^'\"”’]+)['\"”’]", re.IGNORECASE
-)
-_QUOTED_VM = re.compile(rf"(?:{'|'.join(_VM_PHRASES)})\s+['\"“‘]([^'\"”’]+)['\"”’]", re.IGNORECASE)
 # Letters that re.IGNORECASE matches to an ASCII letter of the phrases although str.lower()
 # does not turn them into it (dotless and dotted I, long S, Kelvin sign).
 _ODD_CASES = "ıİſK"
 
 
-def _quoted(pattern: re.Pattern[str], phrases: tuple[str, ...], text: str) -> str | None:
-    """The quoted name after one of ``phrases`` (``pattern`` is their alternation).
+class _QuotedName:
+    """The quoted name after one of ``phrases`` ("... destination host 'HV02' ..."): what
+    ``pattern``, their alternation followed by a quoted name, finds case-blind.
 
-    The case-blind search tries every position of the text, and runs for most records (~5 µs
-    each): a text holding none of the phrases is answered from one lower-casing instead, the
-    same answer (a text with a letter that case-blind matching treats specially is searched)."""
-    # Substring tests, not a set of characters: each is one fast scan of the text.
-    if not any(map(text.__contains__, _ODD_CASES)):
-        lowered = text.lower()
-        if not any(map(lowered.__contains__, phrases)):
+    That search tries every position of the text and runs for most records (~4 us each).
+    ASCII text (nearly all) is searched in its lower-cased copy by the same pattern without
+    re.IGNORECASE instead (~1 us): for ASCII, matching case-blind is matching lower-cased,
+    and the copy keeps every position, so the name is cut from the text with its case.
+    Other text is searched case-blind, unless its lower-casing holds none of the phrases (a
+    letter that case-blind matching treats specially is always searched)."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.phrases = phrases  # lower case
+        source = rf"(?:{'|'.join(phrases)})\s+['\"“‘]([^'\"”’]+)['\"”’]"
+        self.pattern = re.compile(source, re.IGNORECASE)
+        self._in_lowered = re.compile(source)
+
+    def find(self, text: str, lowered: str | None) -> str | None:
+        """``lowered``: ``text.lower()`` when ``text`` is ASCII, else ``None``."""
+        if lowered is not None:
+            if not any(map(lowered.__contains__, self.phrases)):
+                return None
+            m = self._in_lowered.search(lowered)
+            return text[m.start(1) : m.end(1)] if m else None
+        # Substring tests, not a set of characters: each is one fast scan of the text.
+        if not any(map(text.__contains__, _ODD_CASES)) and not any(
+            map(text.lower().__contains__, self.phrases)
+        ):
             return None
-    m = pattern.search(text)
-    return m.group(1) if m else None
+        m = self.pattern.search(text)
+        return m.group(1) if m else None
+
+
+_QUOTED_HOST = _QuotedName(_HOST_PHRASES)
+_QUOTED_VM = _QuotedName(_VM_PHRASES)
+
+
+def ascii_lowered(text: str) -> str | None:
+    """``text.lower()`` when ``text`` is ASCII (see ``_QuotedName``), else ``None``."""
+    return text.lower() if text.isascii() else None
 
 
 def normalise(event: Event, catalog: Catalog) -> Event:
@@ -278,15 +301,16 @@ def normalise(event: Event, catalog: Catalog) -> Event:
     if not vm_name and resource:
         vm_name = strip_resource_prefix(resource)
     text = message or ""
+    lowered = ascii_lowered(text)
     if not vm_name:
-        quoted = _quoted(_QUOTED_VM, _VM_PHRASES, text)
+        quoted = _QUOTED_VM.find(text, lowered)
         if quoted:
             vm_name = strip_resource_prefix(quoted)
     vm_id = canonical_vm_id(role_vm_id) or canonical_vm_id(text)
 
     peer = role_peer
     if not peer:
-        peer = _quoted(_QUOTED_HOST, _HOST_PHRASES, text)
+        peer = _QUOTED_HOST.find(text, lowered)
     peer_short = short_host(peer.strip().rstrip(".")) if peer and peer.strip() else None
 
     codes: dict[str, None] = dict.fromkeys(_codes_in(text))

@@ -1,21 +1,22 @@
-"""Work after reading, on every core: a long text built in parts (the parts after the first
-in forked children), a step run in a forked child while this process does another, and
-shares of one step (``run_shares``: groups of hosts correlated and diagnosed apart).
+"""Work after reading, on every core: a long text built in ranges (``split_build``), a step
+run in a forked child while this process does another (``in_child``), and shares of one step
+(``run_shares``: groups of hosts correlated and diagnosed apart).
 
 What a fleet's analysis does after reading runs in one process while the other cores idle,
 and its largest step, encoding thousands of migrations as JSON (tens of MB), splits cleanly:
 each migration's text depends on that migration alone.  A forked child has the whole
-analysis already (copy-on-write, nothing pickled); it builds its part, writes it to an
-unlinked temporary file (a pipe would stall the child on its first 64 KiB until the parent,
-busy with its own part, came to read it) and exits.  The parent builds the first part
-meanwhile, then reads the others in order, so the result is the serial one byte for byte.
-Shares return objects: those are pickled back, with the objects both processes hold (the
-events) sent as their indexes, so that they come back as themselves and cost nothing.
+analysis already (copy-on-write, nothing pickled).  Ranges and shares wait in a queue (a
+pipe of their numbers) that this process and its children take from in turn, so that they
+finish together however fast each core runs; a child pickles what it made to an unlinked
+temporary file (a pipe would stall the child on its first 64 KiB until the parent, busy
+with its own part, came to read it) and exits, and the parent puts everything back in
+order, so the result is the serial one byte for byte.  Shares return objects: those are
+pickled back with the objects both processes hold (the events) sent as their indexes, so
+that they come back as themselves and cost nothing.
 
 Only where forking is safe (a POSIX ``fork``, this process holding a single thread: a fork
 copies the locks other threads hold); anywhere else, and for any part whose child failed,
-the part is built here.  ``build`` must be a pure function of its range and return ASCII
-(each child's text comes back through bytes).
+the part is built here.  ``build`` must be a pure function of its range.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from itertools import pairwise
 from typing import IO, Any, NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -52,42 +54,30 @@ def _fork_is_safe() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+# A text is built in this many ranges per process, taken one at a time (see run_shares):
+# the processes then finish within one small range of each other.
+RANGES_PER_PROCESS = 8
+
+
 def split_build(
     build: Callable[[int, int], str],
     count: int,
     parts: int | None = None,
     meanwhile: Callable[[], None] | None = None,
-    first: float = 1.0,
 ) -> str:
-    """``build(0, count)``, as ``build`` of consecutive ranges joined, the ranges after the
-    first built in forked children.  ``meanwhile`` runs once in this process before its own
-    part, while the children build theirs: other work the caller needs anyway.  ``first``
-    is the size of this process's range against each child's (smaller when ``meanwhile``
-    has work to do: the children also write their text out, this process reads it back)."""
-    parts = min(parts or cores(), count // (MIN_ITEMS // 2) or 1)
-    if parts <= 1 or not _fork_is_safe():
+    """``build(0, count)``, as ``build`` of consecutive ranges joined, the ranges built by
+    this process and ``parts - 1`` forked children (default: one process per core), each
+    taking the next range when done with its last.  ``meanwhile`` runs once in this process
+    while the children start on the ranges: other work the caller needs anyway."""
+    processes = min(parts or cores(), count // (MIN_ITEMS // 2) or 1)
+    if processes <= 1 or not _fork_is_safe():
         if meanwhile is not None:
             meanwhile()
         return build(0, count)
-    whole = first + parts - 1
-    bounds = [0, *(int(count * (first + k) / whole) for k in range(parts - 1)), count]
-    with _children() as children:
-        started: list[tuple[int, int, int]] = []  # (pid, start, stop)
-        for k in range(1, parts):
-            pid = children.start(partial(_write_text, build, bounds[k], bounds[k + 1]))
-            if pid is None:
-                break  # no temporary file or no process: the rest is built here
-            started.append((pid, bounds[k], bounds[k + 1]))
-        if meanwhile is not None:
-            meanwhile()
-        texts = [build(bounds[0], bounds[1])]
-        built_to = bounds[1]
-        for pid, start, stop in started:
-            out = children.wait(pid)
-            texts.append(build(start, stop) if out is None else out.read().decode("ascii"))
-            built_to = stop
-        texts.append(build(built_to, count) if built_to < count else "")
-        return "".join(texts)
+    pieces = processes * RANGES_PER_PROCESS
+    bounds = [count * k // pieces for k in range(pieces + 1)]
+    ranges = list(pairwise(bounds))
+    return "".join(_in_turns(lambda r: build(*r), ranges, (), processes, meanwhile))
 
 
 @contextlib.contextmanager
@@ -132,19 +122,36 @@ def run_shares(func: Callable[[S], T], shares: Sequence[S], shared: Sequence[obj
     object of ``shared`` (the inputs both sides hold already: the events) sent as its index
     there: it comes back as that very object, not a copy, and is not pickled at all (the
     events were most of the bytes and of the time).  The shares a child took are run here
-    when it failed or died; everything is, where forking is not safe (see ``split_build``).
+    when it failed or died; everything is, where forking is not safe (see ``_fork_is_safe``).
     ``func`` must be pure and its value picklable."""
+    return _in_turns(func, shares, shared, cores())
+
+
+def _in_turns(
+    func: Callable[[S], T],
+    shares: Sequence[S],
+    shared: Sequence[object],
+    processes: int,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[T]:
+    # run_shares in up to ``processes`` processes; ``meanwhile`` runs here once the children
+    # have started, before this process takes a share (then not necessarily the first).
     queue = _Queue.of(len(shares)) if len(shares) > 1 and _fork_is_safe() else None
     if queue is None:
+        if meanwhile is not None:
+            meanwhile()
         return [func(share) for share in shares]
     with queue, _children() as children:
-        number = queue.take()
+        number = queue.take() if meanwhile is None else None
         started: list[int] = []
-        for _ in range(min(cores(), len(shares)) - 1):
+        for _ in range(min(processes, len(shares)) - 1):
             pid = children.start(partial(_take_shares, func, shares, shared, queue))
             if pid is None:
                 break  # no temporary file or no process: the rest is run here
             started.append(pid)
+        if meanwhile is not None:
+            meanwhile()
+            number = queue.take()
         values: dict[int, T] = {}
         while number is not None:
             values[number] = func(shares[number])
@@ -339,10 +346,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _write_text(build: Callable[[int, int], str], start: int, stop: int, fd: int) -> None:
-    _write_all(fd, build(start, stop).encode("ascii"))
 
 
 def _write_pickle(func: Callable[[], object], fd: int) -> None:

@@ -319,13 +319,10 @@ def _compact(analysis: Analysis) -> str:
         for key, value in _document(analysis, []).items():
             head.append((key, None if key == "migrations" else encode(value)))
 
-    # Each migration's text depends on it alone: built in parts on every core.
-    # The head is ~a sixth of the text's work, and each child writes its text out that this
-    # process reads back: this process's range is 0.7 of a child's (measured on the fleet:
-    # with equal ranges the children waited ~0.1 s for it).
-    migrations = split_build(
-        partial(_migrations, analysis), len(analysis.results), meanwhile=document, first=0.7
-    )
+    # Each migration's text depends on it alone: built in ranges on every core, this process
+    # making the head (~a sixth of the work) before it takes ranges too.
+    build = partial(_migrations, analysis)
+    migrations = split_build(build, len(analysis.results), meanwhile=document)
     pieces = ["{"]
     for number, (key, text) in enumerate(head):
         pieces.append(f"{',' if number else ''}{encode(key)}:")

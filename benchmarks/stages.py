@@ -49,9 +49,10 @@ def main(jobs: int, paths: list[str]) -> None:
     SECONDS["analysis imports"] = time.perf_counter() - start
     api._read = _timed("read (workers)", api._read)
     # Correlation, diagnosis and drains run as one stage: on a bundle of several clusters
-    # they run per group of hosts, shares of groups in forked children (api._diagnosed), so
-    # only the stage's wall time is this process's.  Within it, this process's own share:
-    # correlation and diagnosis timed apart (children's calls are timed in the children).
+    # they run per group of hosts, in parts this process and forked children take in turns
+    # (api._diagnosed), so only the stage's wall time is this process's.  Within it, this
+    # process's own share: correlation and diagnosis timed apart (children's calls are timed
+    # in the children).
     for stage in ("read (workers)", "correlate+diagnose+drains (all cores)"):
         SECONDS[stage] = 0.0  # printed in this order, each before its parts
     api._diagnosed = _timed("correlate+diagnose+drains (all cores)", api._diagnosed)

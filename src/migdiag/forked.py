@@ -86,7 +86,7 @@ def in_child(func: Callable[[], T], items: int) -> Iterator[Callable[[], T]]:
 
     Yields a function that waits for the child and returns ``func()``'s value (pickled back
     through an unlinked temporary file); it runs ``func()`` here instead when the child
-    failed or died, when forking is not safe (see ``split_build``), and for fewer than
+    failed or died, when forking is not safe (see ``_fork_is_safe``), and for fewer than
     ``MIN_ITEMS`` items.  ``func`` must be pure and its value picklable.  Leaving the block
     without waiting kills the child."""
     if items < MIN_ITEMS or cores() < 2 or not _fork_is_safe():

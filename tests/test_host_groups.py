@@ -348,7 +348,7 @@ def test_run_shares_returns_each_value_in_order_with_the_shared_objects_themselv
 
 
 def _slow_in_a_child(share: int) -> tuple[int, int]:
-    time.sleep(0.03 if os.getpid() == PARENT else 0.6)
+    time.sleep(0.05 if os.getpid() == PARENT else 1.0)
     return os.getpid(), share
 
 

@@ -15,9 +15,11 @@ import pickle
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -58,8 +60,19 @@ def _serve(conn: Connection, func: Callable[..., Any]) -> None:
 class _Worker(Generic[T]):
     process: Any
     conn: Connection
-    task: int | None = None
-    started: float = 0.0
+    # The tasks sent and not answered yet, in order: the first is the one being run (a
+    # worker answers in order), the others wait in its pipe.
+    tasks: deque[int] = field(default_factory=deque)
+    started: float = 0.0  # when the first of ``tasks`` started (its time limit counts from)
+
+
+# Tasks in a worker's pipe at once: when it finishes one, the next is already there.  With
+# one, a worker waited for this process to take its result and send the next task: on the
+# 1 GB fleet 0.04-0.08 s of each worker's 2 s, 0.01-0.03 s with the next one waiting.
+_IN_FLIGHT = 2
+# A task waits in the pipe only when it is this small: a larger one could fill the pipe,
+# and this process would block sending it while the worker blocks sending its result.
+_SMALL_TASK = 16 * 1024
 
 
 def run_isolated(
@@ -100,26 +113,39 @@ def run_isolated(
         if on_done:
             on_done(task)
 
-    def hand_out(worker: _Worker[R]) -> None:
-        if worker.task is None and pending:
-            worker.task = pending.pop()
-            worker.started = time.monotonic()
-            worker.conn.send(tasks[worker.task])
+    def hand_out(worker: _Worker[R], depth: int) -> None:
+        # Up to ``depth`` tasks in flight; a second only while at least one task per worker
+        # is left (the last ones go to whichever worker is free first: a task queued behind
+        # a long one would wait while another worker idles) and only a small one.
+        while pending and len(worker.tasks) < depth:
+            if worker.tasks and len(pending) < len(workers):
+                return
+            message = bytes(ForkingPickler.dumps(tasks[pending[-1]]))
+            if worker.tasks and len(message) > _SMALL_TASK:
+                return
+            if not worker.tasks:
+                worker.started = time.monotonic()
+            worker.tasks.append(pending.pop())
+            worker.conn.send_bytes(message)
+
+    def hand_out_all() -> None:
+        for depth in range(1, _IN_FLIGHT + 1):  # every worker its first task, then more
+            for worker in workers:
+                hand_out(worker, depth)
 
     try:
         for _ in range(max(1, min(jobs, len(tasks)))):
             workers.append(start_worker())
-        while pending or any(w.task is not None for w in workers):
-            for worker in workers:
-                hand_out(worker)
+        while pending or any(w.tasks for w in workers):
+            hand_out_all()
             if while_waiting is not None and side_work is None:
                 side_work = threading.Thread(target=while_waiting, name="migdiag-side-work")
                 side_work.start()
-            busy = [w for w in workers if w.task is not None]
+            busy = [w for w in workers if w.tasks]
             ready = wait([w.conn for w in busy], timeout=0.2)
             now = time.monotonic()
             for index, worker in enumerate(workers):
-                if worker.task is None:
+                if not worker.tasks:
                     continue
                 if worker.conn in ready:
                     try:
@@ -127,10 +153,12 @@ def run_isolated(
                     except (EOFError, OSError):
                         why = f"the reader process died (exit code {worker.process.exitcode})"
                     else:
-                        # The next task goes out before this result is unpickled, so that
-                        # the worker reads while this process decodes.
-                        done, worker.task = worker.task, None
-                        hand_out(worker)
+                        # The worker went straight on to its next task, if it had one; the
+                        # next goes out before this result is unpickled, so that the worker
+                        # reads while this process decodes.
+                        done = worker.tasks.popleft()
+                        worker.started = time.monotonic()
+                        hand_out(worker, _IN_FLIGHT)
                         finish(done, pickle.loads(raw))
                         continue
                 elif now - worker.started > time_limit:
@@ -139,7 +167,10 @@ def run_isolated(
                     continue
                 worker.process.kill()
                 worker.process.join()
-                finish(worker.task, Failure(why))
+                failed = worker.tasks.popleft()
+                # The tasks that waited in its pipe never started: handed out again, first.
+                pending.extend(reversed(worker.tasks))
+                finish(failed, Failure(why))
                 workers[index] = start_worker()
     except KeyboardInterrupt:
         for worker in workers:  # interrupted: no worker's result is wanted any more

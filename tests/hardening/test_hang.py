@@ -12,6 +12,8 @@ import faulthandler
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -135,3 +137,60 @@ def test_no_worker_outlives_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     analyze(_inputs(tmp_path), Options(jobs=2, file_time_limit=LIMIT))
     assert multiprocessing.active_children() == []
+
+
+def _named(name: str) -> str:
+    if name.startswith("stuck"):
+        _stuck_spinning()
+    return name.upper()
+
+
+def test_tasks_waiting_behind_a_stuck_one_are_still_run() -> None:
+    """A worker holds its next task in its pipe while it runs one (no round trip to this
+    process between files); when it is killed, the tasks that waited behind the stuck one
+    are run by the others or its replacement, none lost, results in task order."""
+    tasks = [("stuck-0",), *((f"file-{i}",) for i in range(6)), ("stuck-1",), ("last",)]
+    started = time.monotonic()
+    outcomes = workers.run_isolated(_named, tasks, jobs=2, time_limit=LIMIT)
+    elapsed = time.monotonic() - started
+    assert [o if isinstance(o, str) else "failed" for o in outcomes] == [
+        "failed",
+        *(f"FILE-{i}" for i in range(6)),
+        "failed",
+        "LAST",
+    ]
+    assert all(
+        isinstance(o, workers.Failure) and o.why.startswith("gave up")
+        for o in (outcomes[0], outcomes[7])
+    )
+    assert elapsed < 2 * LIMIT + 5.0
+
+
+_LARGE_TASKS = """
+from migdiag import workers
+
+def main():
+    tasks = [(bytes([i]) * (8 << 20),) for i in range(5)]
+    outcomes = workers.run_isolated(workers_test_echo, tasks, jobs=2, time_limit=60)
+    assert [o[:1] for o in outcomes] == [bytes([i]) for i in range(5)], outcomes
+    print("done")
+
+def workers_test_echo(data):
+    return data[::-1]
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_large_tasks_never_wait_in_a_pipe(tmp_path: Path) -> None:
+    """A task too large for a pipe is sent only to an idle worker: queued behind a running
+    one, this process would block sending it while the worker blocks sending its result
+    (both pipes full): the run would never end."""
+    script = tmp_path / "large_tasks.py"
+    script.write_text(_LARGE_TASKS)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"

@@ -25,7 +25,7 @@ from lxml import etree
 
 from migdiag.catalog import load_overrides, user_catalog_path
 from migdiag.errors import InputError
-from migdiag.readers.xmlevent import SAFE_PARSER, local_name
+from migdiag.readers.xmlevent import local_name, safe_parser
 
 
 def parse_metadata(data: bytes, name: str) -> dict[str, dict[int, dict[str, Any]]]:
@@ -33,7 +33,7 @@ def parse_metadata(data: bytes, name: str) -> dict[str, dict[int, dict[str, Any]
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
         raise InputError(name, "DTDs and entities are not accepted in provider metadata")
     try:
-        root = etree.fromstring(data, SAFE_PARSER)
+        root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise InputError(name, f"not XML: {exc.msg}") from None
     out: dict[str, dict[int, dict[str, Any]]] = {}

@@ -5,20 +5,32 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-
-from lxml import etree
+from functools import cache
+from typing import TYPE_CHECKING
 
 from migdiag.model import Event, Origin
 
-# Hardened parser: no network, no entities, no DTD, bounded depth via huge_tree=False.
-SAFE_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_blank_text=False,
-)
+if TYPE_CHECKING:
+    from lxml import etree
+
+
+@cache
+def safe_parser() -> etree.XMLParser:
+    """The hardened parser: no network, no entities, no DTD, bounded depth (huge_tree off).
+
+    Made, and lxml imported (~10 ms), on first use: the EVTX reader's fast path
+    (``fastxml``) reads every plain record without it, so most runs never need lxml."""
+    from lxml import etree
+
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
+
 
 _SYSTEM_TIME = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -184,5 +196,7 @@ def parse_event_xml(xml: str | bytes, origin: Origin) -> Event:
     if data.startswith(b"<?xml"):
         end = data.find(b"?>")
         data = data[end + 2 :] if end >= 0 else data
-    root = etree.fromstring(data, SAFE_PARSER)
+    from lxml import etree
+
+    root = etree.fromstring(data, safe_parser())
     return event_from_element(root, origin)

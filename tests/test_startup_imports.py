@@ -21,6 +21,7 @@ NOT_FOR_ONE_EVTX = (
     "pandas",  # the `migdiag events` table only: analyses never import it
     "networkx",  # never at run time: only the tests' oracle for chaining clocks
     "lxml",  # EVTX records are read by the fast path; lxml only for odd shapes and XML exports
+    "migdiag.config.facts",  # configuration snapshots only
     "importlib.resources",
     "migdiag.explain",  # pasted text only
     "migdiag.cli.history",

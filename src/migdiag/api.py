@@ -39,7 +39,6 @@ from migdiag.readers.offset_inference import infer_offsets
 from migdiag.workers import run_isolated
 
 if TYPE_CHECKING:
-    from migdiag.config.facts import Configuration
     from migdiag.config.snapshot import Snapshot
     from migdiag.correlate import Correlation
     from migdiag.diagnose import Library
@@ -289,7 +288,7 @@ def _analyze(
     # Read here, without workers (or after a failure in the side thread: then it raises here).
     library = library or (loaded[0] if loaded else load_library())
     pasted, reports = _explain_texts(texts, reports, library, catalog)
-    host_facts, configuration = _configuration(snapshots, reports)
+    memory, speed, configuration = _configuration(snapshots, reports)
     # The snapshots' VM memory sizes and link facts feed the drains' throughput and speed
     # rules; what the caller states wins.
     step = _Diagnosis(
@@ -297,8 +296,8 @@ def _analyze(
         catalog=catalog,
         tolerance=options.skew_tolerance,
         findings=configuration.findings,
-        memory={**host_facts.memory_by_vm(), **(options.vm_memory or {})},
-        speed={**host_facts.speed_facts(), **(options.speed_facts or {})},
+        memory={**memory, **(options.vm_memory or {})},
+        speed={**speed, **(options.speed_facts or {})},
     )
     correlation, results, drains = _diagnosed(events, step)
     warnings: list[str] = []
@@ -433,20 +432,21 @@ def _diagnose_share(
 
 def _configuration(
     snapshots: Sequence[Snapshot], reports: Sequence[InputReport]
-) -> tuple[Configuration, ConfigurationReport]:
-    """The hosts' configuration facts, and the configuration section of the analysis: every
-    snapshot judged by the configuration rules."""
+) -> tuple[dict[str, int], dict[str, SpeedFacts], ConfigurationReport]:
+    """What the snapshots say of the drains (each VM's memory by name, each host's link by
+    short name), and the configuration section of the analysis: every snapshot judged by
+    the configuration rules."""
     bad = [
         f"{r.path}: {w}" for r in reports if r.format == config_snapshot.FORMAT for w in r.warnings
     ]
     if not snapshots and not bad:
-        # Logs alone: nothing to judge, and the rules (a schema check at load) stay unloaded.
-        from migdiag.config.facts import Configuration
-
-        return Configuration(()), ConfigurationReport()
+        # Logs alone: nothing to judge, and neither the rules (a schema check at load) nor
+        # the facts' model (~10 ms of imports) is loaded.
+        return {}, {}, ConfigurationReport()
     from migdiag.config.evaluate import judge
 
-    return judge(snapshots, bad)
+    facts, report = judge(snapshots, bad)
+    return facts.memory_by_vm(), facts.speed_facts(), report
 
 
 def _import_analysis_steps(sources: Sequence[InputSource]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from migdiag import windows_tables
 from migdiag.catalog import Catalog, EventSpec
@@ -255,9 +255,14 @@ class _QuotedName:
 
     def __init__(self, phrases: tuple[str, ...]) -> None:
         self.phrases = phrases  # lower case
-        source = rf"(?:{'|'.join(phrases)})\s+['\"“‘]([^'\"”’]+)['\"”’]"
-        self.pattern = re.compile(source, re.IGNORECASE)
-        self._in_lowered = re.compile(source)
+        self._source = rf"(?:{'|'.join(phrases)})\s+['\"“‘]([^'\"”’]+)['\"”’]"
+        self._in_lowered = re.compile(self._source)
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The case-blind search, for text that is not ASCII: compiled when first needed
+        (~1 ms each at every start-up, and most runs meet none)."""
+        return re.compile(self._source, re.IGNORECASE)
 
     def find(self, text: str, lowered: str | None) -> str | None:
         """``lowered``: ``text.lower()`` when ``text`` is ASCII, else ``None``."""

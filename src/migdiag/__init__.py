@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from migdiag import dataclass_code
+
 __version__ = "0.1.0"
+
+# Before any migdiag class is defined: their dataclass methods come compiled from the cache.
+dataclass_code.install()
 
 if TYPE_CHECKING:
     from migdiag.api import Options, analyze

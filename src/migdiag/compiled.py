@@ -19,21 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from migdiag import __version__
+from migdiag.cachedir import ENV_CACHE_DIR, cache_dir
 
-ENV_CACHE_DIR = "MIGDIAG_CACHE_DIR"
+__all__ = ["ENV_CACHE_DIR", "cache_dir", "key", "load", "store"]
+
 _KEEP = 8  # per kind: the shipped library, with a user's folder or two, and older builds
-
-
-def cache_dir() -> Path:
-    """$MIGDIAG_CACHE_DIR, else the user's cache folder (XDG, or %LOCALAPPDATA% on Windows)."""
-    base = os.environ.get(ENV_CACHE_DIR)
-    if base:
-        return Path(base)
-    if sys.platform == "win32":
-        root = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(root) / "migdiag" / "Cache"
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "migdiag"
 
 
 def key(parts: Iterable[bytes]) -> str:

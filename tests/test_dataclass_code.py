@@ -122,3 +122,19 @@ def test_only_migdiags_classes_are_cached(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     texts = marshal.loads(_cache_file(cache).read_bytes())
     assert texts and not any("a_field_only_this_test_names" in text for text in texts)
+
+
+def test_a_cache_grown_past_its_bound_keeps_what_a_run_used(tmp_path: Path) -> None:
+    """Classes of older versions pile up as their fields change; past the bound, the next
+    run that writes keeps only the texts it made methods of."""
+    cache = tmp_path / "cache"
+    cold = _describe(cache)
+    filed = _cache_file(cache)
+    stale = {f"def stale_{i}(): pass": compile("pass", "<string>", "exec") for i in range(2000)}
+    current = marshal.loads(filed.read_bytes())
+    some = dict(list(current.items())[: len(current) // 2])  # the others are compiled again
+    filed.write_bytes(marshal.dumps({**stale, **some}))
+    again = _describe(cache)
+    assert again["digest"] == cold["digest"]
+    assert again["compiled_here"] == len(current) - len(some)
+    assert set(marshal.loads(filed.read_bytes())) == set(current)

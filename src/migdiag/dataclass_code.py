@@ -14,7 +14,8 @@ annotations with and without the cache.
 Only migdiag's own classes go through it (the module whose globals the method is made in is
 a migdiag module); anything else is compiled as before.  A missing, damaged or foreign file
 is ignored and written anew; ``MIGDIAG_CODE_CACHE=0`` turns the cache off.  What a run
-compiled is added to the file when the process exits (``atexit``; the command line runs
+compiled is added to the file (kept to what the run used once it holds more than a bound)
+when the process exits (``atexit``; the command line runs
 its exit handlers before its immediate exit), by the process that loaded it, not by its
 forked workers.
 """
@@ -38,6 +39,10 @@ ENV_SWITCH = "MIGDIAG_CODE_CACHE"
 
 _codes: dict[str, types.CodeType] = {}  # source text -> its code, loaded or compiled
 _learned: set[str] = set()  # texts compiled in this run, not in the file yet
+_used: set[str] = set()  # texts this run made a method of
+# Texts kept at most: ~350 today.  Past it (old versions' classes pile up, as fields
+# change), a run that writes keeps only what it used.
+_MAX_TEXTS = 2000
 _owner = 0  # the process that installed the hook: the only one that writes the file
 _loaded = False  # the file is read when the first migdiag class is made (not for --help)
 
@@ -76,6 +81,7 @@ def _exec(source: Any, namespace: Any = None, local_namespace: Any = None, /) ->
         if not _loaded:
             _loaded = True
             _codes.update(_read(file()))
+        _used.add(source)
         code = _codes.get(source)
         if code is None:
             # As ``exec`` of the text compiles it: named "<string>", with no future flag of
@@ -101,6 +107,8 @@ def save() -> None:
 
     path = file()
     codes = {**_read(path), **{text: _codes[text] for text in _learned}}
+    if len(codes) > _MAX_TEXTS:
+        codes = {text: _codes[text] for text in _used}
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:

@@ -95,6 +95,7 @@ def run_isolated(
     results: list[R | Failure | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     pending.reverse()
+    messages: dict[int, bytes] = {}  # a pending task held back as too large to queue
     workers: list[_Worker[R]] = []
 
     def start_worker() -> _Worker[R]:
@@ -120,13 +121,15 @@ def run_isolated(
         while pending and len(worker.tasks) < depth:
             if worker.tasks and len(pending) < len(workers):
                 return
-            message = bytes(ForkingPickler.dumps(tasks[pending[-1]]))
-            if worker.tasks and len(message) > _SMALL_TASK:
+            number = pending[-1]
+            if number not in messages:  # pickled once, however often it is held back
+                messages[number] = bytes(ForkingPickler.dumps(tasks[number]))
+            if worker.tasks and len(messages[number]) > _SMALL_TASK:
                 return
             if not worker.tasks:
                 worker.started = time.monotonic()
             worker.tasks.append(pending.pop())
-            worker.conn.send_bytes(message)
+            worker.conn.send_bytes(messages.pop(number))
 
     def hand_out_all() -> None:
         for depth in range(1, _IN_FLIGHT + 1):  # every worker its first task, then more

@@ -77,20 +77,29 @@ def _read(path: Path) -> dict[str, types.CodeType]:
 
 def _exec(source: Any, namespace: Any = None, local_namespace: Any = None, /) -> None:
     global _loaded
-    if isinstance(source, str) and isinstance(namespace, dict) and _is_ours(namespace):
-        if not _loaded:
-            _loaded = True
-            _codes.update(_read(file()))
-        _used.add(source)
-        code = _codes.get(source)
-        if code is None:
-            # As ``exec`` of the text compiles it: named "<string>", with no future flag of
-            # this module (``dont_inherit``) and none of ``dataclasses`` (it has none).
-            code = compile(source, "<string>", "exec", dont_inherit=True)
-            _codes[source] = code
-            _learned.add(source)
-        source = code
-    builtins.exec(source, namespace, local_namespace)
+    if not isinstance(source, str):
+        builtins.exec(source, namespace, local_namespace)
+        return
+    # ``exec`` of a text compiles it with the future flags of the code calling it: that was
+    # ``dataclasses`` (none), it is now this module (``annotations``), so every text is
+    # compiled here without them (``dont_inherit``), as "<string>" like ``exec`` names it.
+    if not (isinstance(namespace, dict) and _is_ours(namespace)):
+        # Another's class: compiled as before, not kept.
+        builtins.exec(_compiled(source), namespace, local_namespace)
+        return
+    if not _loaded:
+        _loaded = True
+        _codes.update(_read(file()))
+    _used.add(source)
+    code = _codes.get(source)
+    if code is None:
+        code = _codes[source] = _compiled(source)
+        _learned.add(source)
+    builtins.exec(code, namespace, local_namespace)
+
+
+def _compiled(source: str) -> types.CodeType:
+    return compile(source, "<string>", "exec", dont_inherit=True)
 
 
 def _is_ours(module_globals: dict[str, Any]) -> bool:

@@ -51,6 +51,8 @@ print(json.dumps({
     "digest": hashlib.sha256("\n".join(methods).encode()).hexdigest(),
     "compiled_here": len(dataclass_code._learned),
     "cached": len(dataclass_code._codes),
+    # model's own slot initialisers (model._stored_by_slots), kept like dataclasses' methods
+    "slot_initialisers": sum("_store_" in text for text in dataclass_code._codes),
 }))
 """
 
@@ -88,6 +90,7 @@ def test_cached_methods_are_the_methods_compiled_at_start_up(tmp_path: Path) -> 
     warm = _describe(cache)  # every method from the file, nothing compiled
     assert warm["digest"] == compiled["digest"]
     assert warm["compiled_here"] == 0 and warm["cached"] == cold["cached"]
+    assert isinstance(warm["slot_initialisers"], int) and warm["slot_initialisers"] >= 13
 
 
 def test_a_damaged_cache_file_is_compiled_again_and_replaced(tmp_path: Path) -> None:

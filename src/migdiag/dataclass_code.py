@@ -12,7 +12,8 @@ import), so the classes are the same; the tests compare every method's code and
 annotations with and without the cache.
 
 Only migdiag's own classes go through it (the module whose globals the method is made in is
-a migdiag module); anything else is compiled as before.  A missing, damaged or foreign file
+a migdiag module), with the slot initialisers ``model`` writes the same way (``run``);
+anything else is compiled as before.  A missing, damaged or foreign file
 is ignored and written anew; ``MIGDIAG_CODE_CACHE=0`` turns the cache off.  What a run
 compiled is added to the file (kept to what the run used once it holds more than a bound)
 when the process exits (``atexit``; the command line runs
@@ -96,6 +97,16 @@ def _exec(source: Any, namespace: Any = None, local_namespace: Any = None, /) ->
         code = _codes[source] = _compiled(source)
         _learned.add(source)
     builtins.exec(code, namespace, local_namespace)
+
+
+def run(source: str, namespace: dict[str, Any]) -> None:
+    """Execute method text that migdiag generates itself for a class of the module named by
+    ``namespace["__name__"]`` (``model._stored_by_slots``), through the cache when it is on,
+    as ``dataclasses``'s own."""
+    if getattr(dataclasses, "exec", None) is _exec:
+        _exec(source, namespace)
+    else:
+        builtins.exec(_compiled(source), namespace)
 
 
 def _compiled(source: str) -> types.CodeType:

@@ -17,6 +17,8 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from migdiag import dataclass_code
+
 _C = TypeVar("_C")
 
 
@@ -29,7 +31,7 @@ def _stored_by_slots(cls: type[_C]) -> type[_C]:
     sent back from a worker).  The slot's own descriptor stores the same value in the same
     place in ~1.5 us.  The signature and defaults are the dataclass's; instances are as
     frozen as before (assigning raises), and equal, hashed and printed alike (tests)."""
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__name__": cls.__module__}  # whose class: see dataclass_code
     params, body = [], []
     for field in fields(cls):  # type: ignore[arg-type]
         if field.default_factory is not MISSING:
@@ -44,7 +46,8 @@ def _stored_by_slots(cls: type[_C]) -> type[_C]:
         body.append(f"    _store_{name}(self, {name})\n")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: __post_init__ is not supported")
-    exec(f"def __init__(self, {', '.join(params)}):\n{''.join(body)}", namespace)
+    # Compiled once per Python and kept, as the dataclass's own methods (dataclass_code).
+    dataclass_code.run(f"def __init__(self, {', '.join(params)}):\n{''.join(body)}", namespace)
     init = namespace["__init__"]
     generated = cls.__init__
     init.__qualname__ = generated.__qualname__
